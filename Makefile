@@ -1,0 +1,81 @@
+# The course module's commands. A newcomer needs two: `make book` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+# The CPU build of torch, installed before requirements.txt so pip never pulls a
+# multi-GB CUDA build. GPU users: `make install TORCH_SPEC=torch` (see README).
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+STAMP   := $(VENV)/.installed
+MATHJAX := book/_vendor/mathjax/es5/tex-chtml.js
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+JB_FLAGS := -n -W --keep-going
+HW ?=
+SUBMISSIONS ?=
+OUT ?=
+JOBS ?=
+TIMEOUT ?=
+
+.PHONY: help install book book-fast assign assign-check test test-fast grade bench clean
+
+help:
+	@echo "make book        set up, regenerate assignments, build the book from scratch"
+	@echo "make test        set up, then run the whole test suite"
+	@echo "make book-fast   rebuild the book reusing the execution cache"
+	@echo "make assign      regenerate assignments/ and autograder/ from solutions/"
+	@echo "make grade HW=hw1 SUBMISSIONS=folder [OUT=gradebook.csv JOBS=n TIMEOUT=s]"
+	@echo "make bench       measure grading, training, book build and activation speed"
+
+install: $(STAMP) $(MATHJAX)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install -q -r requirements.txt -e . 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@touch $@
+
+# MathJax comes from the npm registry at install time and is served from the
+# book's own _static folder: no CDN when the book is read.
+$(MATHJAX): package.json
+	npm install --no-audit --no-fund --silent
+	rm -rf book/_vendor/mathjax && mkdir -p book/_vendor/mathjax
+	cp -r node_modules/mathjax/es5 book/_vendor/mathjax/es5
+	@touch $@
+
+assign: install
+	$(BIN)/python -m activation_course.assign $(HW)
+
+assign-check: install
+	$(BIN)/python -m activation_course.assign --check
+
+# From a clean _build: an incremental build silently skips an unchanged failing notebook.
+book: install assign
+	rm -rf _build
+	$(BIN)/jupyter-book build . --path-output . $(JB_FLAGS)
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+book-fast: install
+	$(BIN)/jupyter-book build . --path-output . $(JB_FLAGS)
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+test: install book-fast
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+grade: install
+	@echo "make grade: not built yet (issue 7)"; exit 1
+
+bench: install
+	@echo "make bench: not built yet (issue 8)"; exit 1
+
+clean:
+	rm -rf _build
