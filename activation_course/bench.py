@@ -1,0 +1,405 @@
+"""``make bench``: measure what instructors, students and authors wait for.
+
+Four sections, each a table in ``bench/results.md`` (also printed):
+
+1. grading: one correct submission through the grading tool, the notebook's own
+   work in a plain kernel, and batches of 16 with JOBS=1 and JOBS=2;
+2. training: Assignment 3's harness, per run and for the whole comparison;
+3. book: cold and cached ``jupyter-book build`` and each chapter's execution time;
+4. activations: throughput of the course's reference numpy forward+derivative
+   against torch built-ins and the memory-bandwidth bound of a plain copy, and the
+   student-style autograd Functions of Assignment 3 against ``F.silu``/``F.mish``.
+
+Timings are medians of at least three runs after a warm-up; comparisons are ratios
+measured side by side in the same run. ``--smoke`` runs every section with tiny
+sizes (the test suite uses it to keep this code working); its numbers mean nothing.
+
+The reference implementations are read from the generated solution notebooks in
+``autograder/`` at run time; this module holds no solution code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = {
+    "grade_one_numpy_s": 15.0,
+    "grade_one_torch_s": 45.0,
+    "grading_overhead_s": 5.0,
+    "jobs2_speedup": 1.6,
+    "book_cached_s": 30.0,
+    "book_cold_s": 300.0,
+    "comparison_cpu_s": 120.0,
+}
+
+
+# --------------------------------------------------------------------------- utils
+def median_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def _run(cmd: list[str], **kw) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, **kw)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def solution_namespace(hw: str) -> dict:
+    """Execute the solution cells of ``autograder/<hw>/<hw>.ipynb`` and return their namespace."""
+    nb = json.loads((REPO / "autograder" / hw / f"{hw}.ipynb").read_text())
+    ns: dict = {"__name__": f"{hw}_solution"}
+    # Imports from the notebook's setup cells, then the solution cells.
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        setup = all(l.startswith(("import ", "from ")) or not l.strip() or l.startswith("#")
+                    for l in src.splitlines()) and "otter" not in src
+        if "otter_assign_solution_cell" in tags or setup:
+            exec(compile(src, f"<{hw} solution>", "exec"), ns)
+    return ns
+
+
+def machine() -> dict[str, str]:
+    import torch
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {
+        "cores": str(os.cpu_count()),
+        "CPU": cpu,
+        "Python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": f"{torch.__version__} ({'CUDA ' + str(torch.version.cuda) if torch.version.cuda else 'CPU build'})",
+        "torch threads": f"intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}",
+        "GPU": gpu,
+    }
+
+
+# ------------------------------------------------------------------- activations
+def bench_activations(sizes: list[int], repeat: int) -> list[dict]:
+    """Elements/s of forward+derivative: course numpy reference, torch, copy bound."""
+    import torch
+    import torch.nn.functional as F
+
+    hw1 = solution_namespace("hw1")
+    numpy_impl = {
+        "sigmoid": lambda z: (hw1["sigmoid"](z), hw1["sigmoid_grad"](z)),
+        "swish": lambda z: (hw1["swish"](z), hw1["swish_grad"](z)),
+        "mish": lambda z: (hw1["mish"](z), hw1["mish_grad"](z)),
+    }
+    torch_fn = {"sigmoid": torch.sigmoid, "swish": F.silu, "mish": F.mish}
+
+    def torch_fwd_grad(fn, x):
+        x = x.detach().requires_grad_(True)
+        y = fn(x)
+        (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
+        return y, g
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for n in sizes:
+            z = rng.normal(0.0, 3.0, n).astype(dtype)
+            dst = np.empty_like(z)
+            t_copy = median_time(lambda: np.copyto(dst, z), repeat)
+            # A copy moves 2 arrays; forward + derivative must read z and write f and f'.
+            bound = (2 * n / t_copy) / 3
+            zt = torch.from_numpy(z)
+            for name in numpy_impl:
+                t_np = median_time(lambda: numpy_impl[name](z), repeat)
+                t_t = median_time(lambda: torch_fwd_grad(torch_fn[name], zt), repeat)
+                rows.append({
+                    "activation": name, "dtype": np.dtype(dtype).name, "n": n,
+                    "numpy Melem/s": n / t_np / 1e6, "torch Melem/s": n / t_t / 1e6,
+                    "copy bound Melem/s": bound / 1e6,
+                    "numpy/torch": (n / t_np) / (n / t_t),
+                    "numpy / bound": (n / t_np) / bound,
+                })
+    return rows
+
+
+def bench_autograd_functions(n: int, repeat: int) -> list[dict]:
+    """Student-style autograd Functions (hw3 solutions) against F.silu / F.mish."""
+    import torch
+    import torch.nn.functional as F
+
+    hw3 = solution_namespace("hw3")
+    rows = []
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(n, dtype=dtype, generator=torch.Generator().manual_seed(0))
+        beta = torch.tensor(1.0, dtype=dtype)
+        cases = {
+            "swish": (lambda t: hw3["SwishFunction"].apply(t, beta), F.silu),
+            "mish": (lambda t: hw3["MishFunction"].apply(t), F.mish),
+        }
+        for name, (custom, builtin) in cases.items():
+            def step(fn):
+                t = x.detach().requires_grad_(True)
+                fn(t).sum().backward()
+            t_c = median_time(lambda: step(custom), repeat)
+            t_b = median_time(lambda: step(builtin), repeat)
+            rows.append({"activation": name, "dtype": str(dtype).replace("torch.", ""), "n": n,
+                         "custom Function Melem/s": n / t_c / 1e6, "built-in Melem/s": n / t_b / 1e6,
+                         "custom/built-in time": t_c / t_b})
+    return rows
+
+
+# ---------------------------------------------------------------------- training
+def bench_training(epochs: int, seeds: list[int], repeat: int) -> list[dict]:
+    import torch
+    from activation_course import training
+
+    hw3 = solution_namespace("hw3")
+    factories = training.default_factories(hw3) if hasattr(training, "default_factories") else None
+    rows = []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        one = median_time(lambda: training.train(lambda: torch.nn.ReLU(), seed=0, epochs=epochs,
+                                                 device=device, progress=False), repeat)
+        row = {"device": device, "epochs": epochs, "one run (s)": one}
+        if factories is not None:
+            t0 = time.perf_counter()
+            training.compare(factories, seeds=seeds, epochs=epochs, device=device, progress=False)
+            row["comparison (s)"] = time.perf_counter() - t0
+            row["runs"] = len(factories) * len(seeds)
+        rows.append(row)
+    if len(rows) == 2:
+        rows[1]["speedup vs CPU"] = rows[0]["one run (s)"] / rows[1]["one run (s)"]
+    return rows
+
+
+# -------------------------------------------------------------------------- book
+def chapter_times(build_dir: Path) -> dict[str, float]:
+    from jupyter_cache import get_cache
+    cache = get_cache(str(build_dir / ".jupyter_cache"))
+    times = {}
+    for rec in cache.list_cache_records():
+        times[Path(rec.uri).name] = float(rec.data.get("execution_seconds", float("nan")))
+    return times
+
+
+def bench_book(cold: bool) -> tuple[list[dict], dict[str, float]]:
+    out = Path(tempfile.mkdtemp(prefix="bench-book-"))
+    jb = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO), "--path-output", str(out),
+          "-n", "-W", "--keep-going"]
+    rows = []
+    try:
+        if cold:
+            rows.append({"build": "cold (no execution cache)", "seconds": _run(jb, cwd=REPO)})
+        else:  # seed the cache so the cached measurement is meaningful
+            _run(jb, cwd=REPO)
+        rows.append({"build": "cached rebuild", "seconds": _run(jb, cwd=REPO)})
+        chapters = chapter_times(out / "_build")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return rows, chapters
+
+
+# ----------------------------------------------------------------------- grading
+GRADE_CMD = [sys.executable, "-m", "activation_course.grading"]
+
+
+def _grade(hw: str, subs: Path, jobs: int, out: Path) -> float:
+    return _run(GRADE_CMD + ["--hw", hw, "--submissions", str(subs), "--out", str(out / "gradebook.csv"),
+                             "--results-dir", str(out / "results"), "--jobs", str(jobs), "--redo",
+                             "--no-progress"], cwd=REPO)
+
+
+def _plain_execute(nb_path: Path) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(nb_path, as_version=4)
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+    return time.perf_counter() - t0
+
+
+def bench_grading(hws: list[str], batch: int, repeat: int) -> list[dict]:
+    rows = []
+    for hw in hws:
+        sol = REPO / "autograder" / hw / f"{hw}.ipynb"
+        with tempfile.TemporaryDirectory(prefix=f"bench-grade-{hw}-") as tmp:
+            tmp = Path(tmp)
+            one = tmp / "one"
+            one.mkdir()
+            shutil.copy(sol, one / f"{hw}.ipynb")
+            t_one = median_time(lambda: _grade(hw, one, 1, tmp / "out-one"), repeat, warmup=1)
+            t_plain = median_time(lambda: _plain_execute(one / f"{hw}.ipynb"), repeat, warmup=1)
+            many = tmp / "batch"
+            for i in range(batch):
+                d = many / f"student{i:02d}"
+                d.mkdir(parents=True)
+                shutil.copy(sol, d / f"{hw}.ipynb")
+            t1 = _grade(hw, many, 1, tmp / "out-j1")
+            t2 = _grade(hw, many, 2, tmp / "out-j2")
+            rows.append({"assignment": hw, "grade one (s)": t_one, "plain execution (s)": t_plain,
+                         "overhead (s)": t_one - t_plain, f"batch {batch}, JOBS=1 (s)": t1,
+                         f"batch {batch}, JOBS=2 (s)": t2, "speedup": t1 / t2})
+    return rows
+
+
+# ------------------------------------------------------------------------ report
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "n/a"
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return "_(nothing measured)_\n"
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def targets_table(results: dict) -> list[dict]:
+    rows = []
+
+    def add(what, value, target, ok):
+        rows.append({"target": what, "measured": value, "goal": target, "met": "yes" if ok else "NO"})
+
+    for r in results.get("grading", []):
+        goal = TARGETS["grade_one_torch_s"] if r["assignment"] == "hw3" else TARGETS["grade_one_numpy_s"]
+        add(f"grade one {r['assignment']} submission (s)", r["grade one (s)"], f"<= {goal:g}", r["grade one (s)"] <= goal)
+        add(f"grading overhead {r['assignment']} (s)", r["overhead (s)"], f"<= {TARGETS['grading_overhead_s']:g}",
+            r["overhead (s)"] <= TARGETS["grading_overhead_s"])
+        add(f"JOBS=2 speedup {r['assignment']}", r["speedup"], f">= {TARGETS['jobs2_speedup']:g}",
+            r["speedup"] >= TARGETS["jobs2_speedup"])
+    for r in results.get("book", []):
+        key = "book_cold_s" if r["build"].startswith("cold") else "book_cached_s"
+        add(f"book {r['build']} (s)", r["seconds"], f"<= {TARGETS[key]:g}", r["seconds"] <= TARGETS[key])
+    for r in results.get("training", []):
+        if r["device"] == "cpu" and "comparison (s)" in r:
+            add("Assignment 3 comparison on CPU (s)", r["comparison (s)"], f"<= {TARGETS['comparison_cpu_s']:g}",
+                r["comparison (s)"] <= TARGETS["comparison_cpu_s"])
+    return rows
+
+
+def report(results: dict, smoke: bool) -> str:
+    parts = ["# Benchmark results\n",
+             "Produced by `make bench` (`python -m activation_course.bench`). Medians of at least three runs "
+             "after a warm-up; ratios are measured side by side in the same run.\n"]
+    if smoke:
+        parts.append("**Smoke run with tiny sizes: these numbers mean nothing.**\n")
+    parts.append("## Machine\n\n" + table([{"item": k, "value": v} for k, v in results["machine"].items()]))
+    if results.get("targets"):
+        parts.append("## Targets\n\n" + table(results["targets"]))
+    sections = [("grading", "1. Grading (the grading tool, `make grade`)"),
+                ("training", "2. Training comparison (Assignment 3's harness)"),
+                ("book", "3. Book build"), ("chapters", "3b. Chapter execution times (myst-nb cache)"),
+                ("activations", "4. Activations: numpy reference forward + derivative"),
+                ("autograd", "4b. Activations: autograd Functions vs torch built-ins (forward + backward)")]
+    for key, title in sections:
+        if key in results:
+            parts.append(f"## {title}\n\n" + table(results[key]))
+    if results.get("notes"):
+        parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in results["notes"]) + "\n")
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Benchmark grading, training, the book build and activations.")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the benchmark code runs")
+    p.add_argument("--out", default=str(REPO / "bench" / "results.md"), help="Markdown report path")
+    p.add_argument("--only", nargs="*", choices=["grading", "training", "book", "activations"],
+                   help="run only these sections")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args(argv)
+    sections = set(args.only or ["grading", "training", "book", "activations"])
+    repeat = 1 if args.smoke else max(3, args.repeat)
+    results: dict = {"machine": machine(), "notes": []}
+
+    def section(name, fn):
+        if name not in sections:
+            return
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        fn()
+        print(f"[bench] {name} done in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+
+    def do_activations():
+        sizes = [10**3, 10**4] if args.smoke else [10**4, 10**6, 10**7]
+        results["activations"] = bench_activations(sizes, repeat)
+        results["autograd"] = bench_autograd_functions(10**4 if args.smoke else 10**6, repeat)
+
+    def do_training():
+        if args.smoke:
+            results["training"] = bench_training(epochs=1, seeds=[0], repeat=1)
+        else:
+            results["training"] = bench_training(epochs=training_epochs(), seeds=[0, 1, 2], repeat=repeat)
+
+    def do_book():
+        rows, chapters = bench_book(cold=not args.smoke)
+        results["book"] = rows
+        results["chapters"] = [{"chapter": k, "execution (s)": v} for k, v in sorted(chapters.items())]
+
+    def do_grading():
+        hws = ["hw1"] if args.smoke else ["hw1", "hw2", "hw3"]
+        results["grading"] = bench_grading(hws, batch=2 if args.smoke else 16, repeat=repeat)
+
+    section("activations", do_activations)
+    section("training", do_training)
+    section("book", do_book)
+    section("grading", do_grading)
+    results["targets"] = targets_table(results)
+    text = report(results, args.smoke)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    (out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))
+    print(f"[bench] wrote {out}", file=sys.stderr)
+    return 0
+
+
+def training_epochs() -> int:
+    from activation_course import training
+    return getattr(training, "DEFAULT_EPOCHS", 10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
