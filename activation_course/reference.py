@@ -57,3 +57,17 @@ def torch_module(name: str, **params) -> torch.nn.Module:
             return name + (f", {params}" if params else "")
 
     return _Act()
+
+
+def numpy_fn(name: str, **params) -> Callable[[np.ndarray], np.ndarray]:
+    """The reference activation as a numpy function of a float64 array (values only)."""
+    if name not in ACTIVATIONS:
+        raise KeyError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    fn = ACTIVATIONS[name]
+
+    def f(z):
+        with torch.no_grad():
+            return fn(torch.as_tensor(np.asarray(z, dtype=np.float64)), **params).numpy()
+
+    f.__name__ = name
+    return f

@@ -1,0 +1,271 @@
+"""Small, deterministic experiments used by the book's chapters.
+
+Each function takes its seed (or a ``torch.Generator``) as an argument, runs in
+well under a second on a CPU, and returns plain numbers or arrays so a chapter
+only has to plot them. Derivatives come from torch autograd; nothing here is a
+hand-derived derivative formula (deriving those is Assignment 1).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import reference
+
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 1: one hidden layer of growing width (universal approximation)
+# ---------------------------------------------------------------------------
+
+def random_feature_fit(
+    sigma: ArrayFn,
+    target: ArrayFn,
+    width: int,
+    *,
+    seed: int,
+    interval: tuple[float, float] = (-1.0, 1.0),
+    n_train: int = 2000,
+    n_test: int = 4001,
+    weight_scale: float = 10.0,
+) -> float:
+    """Fit ``x -> W2 sigma(W1 x + b1)`` to ``target`` on an interval; return the sup error.
+
+    The hidden layer (``width`` units, 1-D input) is drawn at random and kept fixed:
+    slopes ``w ~ weight_scale * N(0, 1)`` and biases chosen so that each unit's
+    "centre" ``-b/w`` is uniform on a slightly enlarged interval. The output
+    weights ``W2`` are then the least-squares fit on ``n_train`` equally spaced
+    points (``numpy.linalg.lstsq``, which copes with rank-deficient features). The
+    result, ``max |target(x) - f_eps(x)|`` over ``n_test`` points of the interval,
+    estimates the uniform error of the universal approximation theorem. Any fixed
+    choice of ``W1, b1`` gives one network of the theorem's form, so this error is
+    an upper bound on the best error achievable at this width.
+
+    ``sigma`` and ``target`` are numpy functions of a float64 array.
+    """
+    if int(width) != width or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    lo, hi = map(float, interval)
+    if not lo < hi:
+        raise ValueError(f"interval must satisfy lo < hi, got {interval!r}")
+    rng = np.random.default_rng(seed)
+    w = weight_scale * rng.standard_normal(int(width))
+    span = hi - lo
+    centres = rng.uniform(lo - 0.1 * span, hi + 0.1 * span, int(width))
+    b = -w * centres
+
+    def features(x):
+        return sigma(np.outer(x, w) + b)
+
+    x_train = np.linspace(lo, hi, n_train)
+    x_test = np.linspace(lo, hi, n_test)
+    w2, *_ = np.linalg.lstsq(features(x_train), target(x_train), rcond=None)
+    return float(np.max(np.abs(features(x_test) @ w2 - target(x_test))))
+
+
+def width_sweep(
+    activations: dict[str, ArrayFn],
+    target: ArrayFn,
+    widths,
+    *,
+    seeds=(0, 1, 2),
+    **fit_kwargs,
+) -> dict[str, np.ndarray]:
+    """Median (over ``seeds``) sup error of :func:`random_feature_fit` per width.
+
+    Returns ``{name: array of len(widths)}``.
+    """
+    out = {}
+    for name, sigma in activations.items():
+        errs = [[random_feature_fit(sigma, target, n, seed=s, **fit_kwargs) for s in seeds]
+                for n in widths]
+        out[name] = np.median(np.asarray(errs), axis=1)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Chapter 2: derivatives measured by autograd
+# ---------------------------------------------------------------------------
+
+def derivative_range(name: str, z=None, **params) -> tuple[float, float]:
+    """(min, max) of f' over a grid (default: 200 001 points on [-20, 20]), by autograd."""
+    z = np.linspace(-20, 20, 200_001) if z is None else z
+    _, df = reference.value_and_grad(name, z, **params)
+    return float(df.min()), float(df.max())
+
+
+def sigmoid_factor_products(depth: int, *, z_std: float = 1.0, n_paths: int = 10_000,
+                            seed: int = 0) -> np.ndarray:
+    """Products of ``n`` sigmoid derivatives sigma'(z) for n = 1..depth.
+
+    Draws ``n_paths`` independent chains of pre-activations ``z ~ N(0, z_std^2)``
+    and returns, for each n, the median over chains of ``prod_{k<=n} sigma'(z_k)``
+    (sigma' from autograd): the factor that the note's chain
+    ``f'(z^l) f'(z^{l+1}) ... f'(z^{l+n})`` contributes to a gradient.
+    Computed as a sum of logs, so it does not underflow.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth!r}")
+    rng = np.random.default_rng(seed)
+    z = z_std * rng.standard_normal((n_paths, depth))
+    _, d = reference.value_and_grad("sigmoid", z)
+    log_products = np.cumsum(np.log(d), axis=1)
+    return np.exp(np.median(log_products, axis=0))
+
+
+# ---------------------------------------------------------------------------
+# Chapter 2: dying ReLU
+# ---------------------------------------------------------------------------
+
+def make_mlp(activation: str, sizes=(2, 64, 64, 1), *, seed: int,
+             device: str | torch.device = "auto", **params) -> torch.nn.Sequential:
+    """A plain MLP (Linear + activation per hidden layer) in float64, seeded."""
+    dev = _device(device)
+    gen = torch.Generator().manual_seed(seed)
+    layers: list[torch.nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
+        bound = 1.0 / np.sqrt(n_in)  # PyTorch's default range, drawn from our generator
+        with torch.no_grad():
+            lin.weight.uniform_(-bound, bound, generator=gen)
+            lin.bias.uniform_(-bound, bound, generator=gen)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(reference.torch_module(activation, **params))
+    return torch.nn.Sequential(*layers).to(dev)
+
+
+def dead_unit_fraction(model: torch.nn.Sequential, x: torch.Tensor) -> list[float]:
+    """Per hidden layer, the fraction of units whose pre-activation z < 0 on every input.
+
+    For ReLU such a unit outputs 0 on the whole data set, and autograd gives its
+    incoming weights a zero gradient: it is "dead". Layers are the ``Linear``
+    modules followed by an activation.
+    """
+    fractions = []
+    h = x
+    mods = list(model)
+    with torch.no_grad():
+        for i, m in enumerate(mods):
+            h = m(h)
+            if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
+                fractions.append(float((h < 0).all(dim=0).double().mean()))
+    return fractions
+
+
+def sgd_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float,
+              steps: int = 1) -> list[float]:
+    """Plain full-batch gradient descent on the mean squared error; returns the losses."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.mean((model(x) - y) ** 2)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: int = 200,
+                     recovery_lr: float = 0.01, device: str | torch.device = "auto") -> dict:
+    """One big gradient step on a fresh MLP, then ordinary training; count dead units.
+
+    Builds :func:`make_mlp` (2 -> 64 -> 64 -> 1) on :func:`toy_regression` data,
+    takes one full-batch gradient step with learning rate ``lr``, then
+    ``recovery_steps`` steps at ``recovery_lr``. Returns the fraction of hidden
+    units (both layers together) with z < 0 on every input ``before``, ``after``
+    the big step and at the ``end``, plus ``grad_norm_dead``: after the big step,
+    the largest autograd gradient norm of the incoming weights (and bias) of any
+    such unit (exactly 0 for ReLU, since no input reaches its active side).
+    """
+    x, y = toy_regression(seed=seed, device=device)
+    model = make_mlp(activation, seed=seed + 1000, device=device)
+
+    def frac():
+        return float(np.mean(np.concatenate(
+            [np.full(64, f) for f in dead_unit_fraction(model, x)])))
+
+    before = frac()
+    sgd_steps(model, x, y, lr=lr, steps=1)
+    after = frac()
+    model.zero_grad()
+    torch.mean((model(x) - y) ** 2).backward()
+    grad_norm_dead = 0.0
+    h = x
+    with torch.no_grad():
+        mods = list(model)
+        for i, m in enumerate(mods):
+            h = m(h)
+            if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
+                dead = (h < 0).all(dim=0)
+                if dead.any():
+                    g = torch.cat([m.weight.grad[dead], m.bias.grad[dead, None]], dim=1)
+                    grad_norm_dead = max(grad_norm_dead, float(g.norm(dim=1).max()))
+    sgd_steps(model, x, y, lr=recovery_lr, steps=recovery_steps)
+    return {"before": before, "after": after, "end": frac(), "grad_norm_dead": grad_norm_dead}
+
+
+def toy_regression(n: int = 512, *, seed: int, device: str | torch.device = "auto"):
+    """A 2-D regression data set: x ~ N(0, I), y = sin(2 x1) + x2^2 / 2 (float64)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    y = torch.sin(2 * x[:, :1]) + 0.5 * x[:, 1:] ** 2
+    dev = _device(device)
+    return x.to(dev), y.to(dev)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 2: PReLU learns its slope
+# ---------------------------------------------------------------------------
+
+def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.5, steps: int = 200,
+                        n: int = 256, width: int = 16, seed: int = 0) -> np.ndarray:
+    """Learn PReLU slopes ``a^l`` (one per layer) by gradient descent; return the history.
+
+    A teacher network ``y = w^T f_L(W_L ... f_1(W_1 x))`` with PReLU slopes
+    ``a_true`` generates the data; the student has the same (fixed, known)
+    weights and starts from ``a_init``. Each step applies
+    ``a^l <- a^l - lr * dL/da^l`` with ``L`` the mean squared error and the
+    gradient from autograd; since one ``a^l`` is shared by every position of
+    layer l, autograd sums the per-position contributions, as in the note.
+    Returns an array of shape ``(steps + 1, len(a_true))``.
+    """
+    if len(a_true) != len(a_init):
+        raise ValueError("a_true and a_init need one slope per layer each")
+    gen = torch.Generator().manual_seed(seed)
+    d = 4
+    Ws = [torch.randn(width, d if l == 0 else width, generator=gen, dtype=torch.float64)
+          / np.sqrt(d if l == 0 else width) for l in range(len(a_true))]
+    w_out = torch.randn(width, 1, generator=gen, dtype=torch.float64) / np.sqrt(width)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    prelu = reference.ACTIVATIONS["prelu"]
+
+    def forward(slopes):
+        h = x
+        for W, a in zip(Ws, slopes):
+            h = prelu(h @ W.T, a=a)
+        return h @ w_out
+
+    with torch.no_grad():
+        y = forward([torch.tensor(float(a), dtype=torch.float64) for a in a_true])
+    a = torch.tensor([float(v) for v in a_init], dtype=torch.float64, requires_grad=True)
+    history = [a.detach().clone().numpy()]
+    for _ in range(steps):
+        loss = torch.mean((forward(list(a.unbind())) - y) ** 2)
+        (grad,) = torch.autograd.grad(loss, a)
+        with torch.no_grad():
+            a -= lr * grad
+        history.append(a.detach().clone().numpy())
+    return np.asarray(history)

@@ -1,0 +1,256 @@
+"""Command line: ``python -m activation_course.grading HW SUBMISSIONS... [options]``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from . import core
+
+DESCRIPTION = """\
+Grade a folder of student submissions (.ipynb notebooks and the zips that
+grader.export() makes, found recursively) against autograder/<HW>/<HW>-autograder.zip
+and write a gradebook CSV with one row per submission: submission, status
+(graded, flagged, error, timeout, invalid), total, max, one column per question,
+message. Per-submission results (JSON, with every test's output) go to a
+results/ folder next to the CSV. Each submission runs in its own process group
+under a wall-clock timeout, a memory cap and an output cap; a guard inside the
+kernel detects and neutralises tampering with the tests (status flagged).
+A re-run skips submissions already graded (same file contents) unless --redo.
+Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
+
+EPILOG = """\
+examples:
+  python -m activation_course.grading hw1 submissions/
+  python -m activation_course.grading hw2 submissions/ --out grades/hw2.csv --jobs 4 --timeout 300
+  python -m activation_course.grading hw3 submissions/ --docker --dry-run   # the otter grade command"""
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m activation_course.grading", description=DESCRIPTION,
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("hw", help="assignment name (hw1, hw2, hw3): grades against autograder/HW/HW-autograder.zip")
+    p.add_argument("submissions", nargs="+", help="submission files and/or folders (searched recursively)")
+    p.add_argument("--out", "-o", help="gradebook CSV (default: grades/HW/gradebook.csv); "
+                   "per-submission JSON goes to the CSV's folder/results/")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded at once (default: number of cores)")
+    p.add_argument("--timeout", "-t", type=float, default=600.0,
+                   help="wall-clock seconds per submission before its whole process tree is killed (default 600)")
+    p.add_argument("--memory-mb", type=int, default=4096,
+                   help="address-space cap per process (runner and kernel), MiB (default 4096)")
+    p.add_argument("--max-output-mb", type=int, default=64,
+                   help="cap on the output kept and on any file written, MiB (default 64)")
+    p.add_argument("--redo", action="store_true", help="grade again submissions that already have a result")
+    p.add_argument("--autograder", help="use this autograder zip instead of autograder/HW/HW-autograder.zip")
+    p.add_argument("--docker", action="store_true",
+                   help="delegate to `otter grade` (Docker containers), same gradebook and results folder")
+    p.add_argument("--dry-run", action="store_true", help="with --docker: print the otter grade command only")
+    p.add_argument("--keep-work", action="store_true", help="keep each submission's work folder (debugging)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        p.error("--jobs must be at least 1")
+    if args.timeout <= 0:
+        p.error("--timeout must be positive")
+    if args.memory_mb < 256:
+        p.error("--memory-mb must be at least 256")
+    if args.dry_run and not args.docker:
+        p.error("--dry-run goes with --docker")
+    return args
+
+
+def out_paths(args) -> tuple[Path, Path]:
+    out = Path(args.out) if args.out else Path("grades") / args.hw / "gradebook.csv"
+    if out.suffix.lower() != ".csv":
+        out = out / "gradebook.csv"
+    return out, out.parent / "results"
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(args)
+    except core.ToolError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(args) -> int:
+    a = core.load_assignment(args.hw, args.autograder)
+    out, results_dir = out_paths(args)
+    subs, ignored = core.discover(args.submissions, exclude=[out.parent])
+    if not subs:
+        raise core.ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
+                             + (f" ({ignored} other files ignored)" if ignored else ""))
+    if args.docker:
+        return docker(args, a, subs, out, results_dir)
+    jobs = args.jobs or os.cpu_count() or 1
+    limits = core.Limits(timeout=args.timeout, memory_mb=args.memory_mb,
+                         max_output_mb=args.max_output_mb,
+                         threads=max(1, (os.cpu_count() or 1) // jobs))
+    records: dict[str, dict] = {}
+    todo = []
+    for s in subs:
+        digest = core.file_hash(s.path)
+        old = core._read_json(results_dir / f"{s.slug}.json", limit=64 * 2**20)
+        if (not args.redo and old.get("submission") == s.id and old.get("sha256") == digest
+                and old.get("status") in core.STATUSES and old.get("autograder") == a.zip_path.name):
+            records[s.id] = old
+        else:
+            todo.append((s, digest))
+    skipped = len(subs) - len(todo)
+    order = [s.id for s in subs]
+
+    def flush():
+        core.write_gradebook(out, [records[i] for i in order if i in records], a)
+
+    bar = None
+    if not args.no_progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=len(subs), initial=skipped, file=sys.stderr, unit="sub",
+                       desc=f"grading {a.name}", dynamic_ncols=True)
+        except ImportError:
+            bar = None
+
+    def done(rec, s, digest):
+        rec.update({"sha256": digest, "autograder": a.zip_path.name, "path": str(s.path)})
+        core.write_json_atomic(results_dir / f"{s.slug}.json", rec)
+        records[s.id] = rec
+        flush()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{s.id[:30]}: {rec['status']}")
+        else:
+            print(f"[{len(records)}/{len(subs)}] {s.id}: {rec['status']}", file=sys.stderr, flush=True)
+
+    def grade(s, digest):
+        try:
+            prep = core.prepare(s, a)
+        except core.Invalid as e:
+            return core.invalid_record(s, a, str(e))
+        try:
+            return core.run_one(s, prep, a, limits, keep_work=args.keep_work)
+        except Exception as e:  # the tool's own failure on this one: still a row
+            return {"submission": s.id, "status": "error", "total": 0.0, "max": a.total_max,
+                    "scores": {}, "message": f"grading tool error: {type(e).__name__}: {e}"}
+
+    t0 = time.monotonic()
+    flush()
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(grade, s, d): (s, d) for s, d in todo}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for f in finished:
+                s, d = futures[f]
+                done(f.result(), s, d)
+    except KeyboardInterrupt:
+        interrupted = True
+        for f in futures:
+            f.cancel()
+        for proc in list(core.ACTIVE):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+    flush()
+    elapsed = time.monotonic() - t0
+    recs = [records[i] for i in order if i in records]
+    print(core.summarize(recs, a)
+          + (f"; {skipped} already graded, skipped" if skipped else "")
+          + (f"; {ignored} other files ignored" if ignored else "")
+          + f"; {elapsed:.1f} s with {jobs} job(s)")
+    print(f"gradebook: {out}   results: {results_dir}/")
+    if interrupted:
+        print("interrupted: graded submissions are saved; run again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+# ----------------------------------------------------------------------- docker
+def docker_command(args, a, staging: Path, docker_out: Path) -> list[str]:
+    jobs = args.jobs or os.cpu_count() or 1
+    return [sys.executable, "-m", "otter", "grade", "-n", a.name, "-a", str(a.zip_path),
+            "-o", str(docker_out), "--ext", "ipynb", "--containers", str(jobs),
+            "--timeout", str(int(args.timeout)), "--summaries", "--no-network", str(staging)]
+
+
+def docker(args, a, subs, out: Path, results_dir: Path) -> int:
+    """Stage valid notebooks under unique names, run ``otter grade``, convert its CSV.
+
+    otter grade globs one extension at the top of a folder, so zips are unpacked
+    here (their notebook only) and every notebook is copied to ``staging/<slug>.ipynb``;
+    invalid submissions get their row without reaching Docker."""
+    staging, docker_out = out.parent / "docker-staging", out.parent / "docker-out"
+    cmd = docker_command(args, a, staging, docker_out)
+    records, staged = {}, {}
+    for s in subs:
+        try:
+            prep = core.prepare(s, a)
+        except core.Invalid as e:
+            records[s.id] = core.invalid_record(s, a, str(e))
+            continue
+        staged[s.slug] = (s, prep)
+    if args.dry_run:
+        print(f"would stage {len(staged)} notebook(s) in {staging}/ "
+              f"({len(records)} invalid submission(s) get their row directly) and run:")
+        print(shlex.join(cmd))
+        return 0
+    staging.mkdir(parents=True, exist_ok=True)
+    docker_out.mkdir(parents=True, exist_ok=True)
+    for slug, (s, prep) in staged.items():
+        (staging / f"{slug}.ipynb").write_text(json.dumps(prep.notebook))
+    print(shlex.join(cmd), file=sys.stderr)
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise core.ToolError(f"otter grade failed (exit {proc.returncode}); is Docker running?")
+    for rec in from_otter_csv(docker_out / "final_grades.csv", a, staged):
+        records[rec["submission"]] = rec
+    for s in subs:
+        rec = records.setdefault(s.id, {"submission": s.id, "status": "error", "total": 0.0,
+                                        "max": a.total_max, "scores": {},
+                                        "message": "otter grade returned no row"})
+        summary = docker_out / "grading-summaries" / f"{s.slug}.txt"
+        if summary.exists():
+            rec["otter_summary"] = summary.read_text()[:20000]
+        core.write_json_atomic(results_dir / f"{s.slug}.json", rec)
+    recs = [records[s.id] for s in subs]
+    core.write_gradebook(out, recs, a)
+    print(core.summarize(recs, a))
+    print(f"gradebook: {out}   results: {results_dir}/")
+    return 0
+
+
+def from_otter_csv(path: Path, a, staged: dict) -> list[dict]:
+    """Rows of otter grade's final_grades.csv as this tool's records."""
+    recs = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            stem = Path(row.get("file", "")).stem
+            if stem not in staged:
+                continue  # otter's "points possible" row
+            s, _ = staged[stem]
+            ok = row.get("grading_status", "Completed") == "Completed"
+            scores = {q: float(row[q]) for q in a.questions if row.get(q) not in (None, "")}
+            total = float(row.get("total_points_earned") or row.get("total") or sum(scores.values()))
+            recs.append({"submission": s.id, "status": "graded" if ok else "error",
+                         "total": total if ok else 0.0, "max": a.total_max,
+                         "scores": scores if ok else {},
+                         "message": (f"{total:g}/{a.total_max:g} (otter grade, Docker)" if ok
+                                     else f"otter grade: {row.get('grading_status')}")})
+    return recs

@@ -1,0 +1,176 @@
+"""Torch code for the numerical-stability chapter: deep MLPs, Jacobians, gradient norms.
+
+The network follows the lecture note's notation: column vectors, no biases,
+
+    z^(l) = W^(l) a^(l-1),   a^(l) = sigma(z^(l)),   a^(0) = x,   l = 1..L,
+
+so ``W^(l)`` has shape ``(n_l, n_{l-1})`` and a batch of ``B`` inputs is a matrix
+``(n_0, B)`` whose columns are the samples. Optionally each ``z^(l)`` is batch
+normalised (over the batch, per unit, no learned scale or shift) before sigma.
+
+Every derivative here comes from ``torch.autograd``; the activation derivative
+sigma' is autograd applied to the elementwise activation of :mod:`.reference`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import reference
+
+INITS = ("normal", "xavier", "he")
+"""Weight initialisations: ``normal`` is N(0, 1); ``xavier`` is N(0, 2/(n_in+n_out))
+(Glorot & Bengio 2010); ``he`` is N(0, 2/n_in) (He et al. 2015)."""
+
+BN_EPS = 1e-5
+
+
+def resolve_device(device="auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; anything else goes to ``torch.device``."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _check_activation(name: str) -> None:
+    if name not in reference.ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(reference.ACTIVATIONS)}")
+
+
+def init_std(init: str, n_in: int, n_out: int) -> float:
+    """Standard deviation of the weights of one layer under an initialisation scheme."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+    if n_in < 1 or n_out < 1:
+        raise ValueError(f"layer sizes must be positive, got n_in={n_in}, n_out={n_out}")
+    if init == "normal":
+        return 1.0
+    if init == "xavier":
+        return math.sqrt(2.0 / (n_in + n_out))
+    return math.sqrt(2.0 / n_in)
+
+
+def make_weights(widths: Sequence[int], init: str = "he", scale: float = 1.0, seed: int = 0,
+                 dtype=torch.float64, device="auto") -> list[torch.Tensor]:
+    """Weights ``W^(1..L)`` for layer widths ``[n_0, n_1, ..., n_L]``.
+
+    ``W^(l)`` has shape ``(n_l, n_{l-1})`` with i.i.d. N(0, (scale * std)^2) entries,
+    ``std`` from :func:`init_std`. The draw uses its own generator seeded with
+    ``seed`` (on the CPU, then moved), so a seed gives the same weights on any device.
+    """
+    widths = [int(n) for n in widths]
+    if len(widths) < 2:
+        raise ValueError(f"need at least an input and an output width, got {widths}")
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    gen = torch.Generator().manual_seed(seed)
+    dev = resolve_device(device)
+    weights = []
+    for n_in, n_out in zip(widths[:-1], widths[1:]):
+        std = scale * init_std(init, n_in, n_out)
+        w = torch.randn(n_out, n_in, generator=gen, dtype=torch.float64) * std
+        weights.append(w.to(dtype=dtype, device=dev))
+    return weights
+
+
+def batch_normalize(z: torch.Tensor, eps: float = BN_EPS) -> torch.Tensor:
+    """Normalise each unit (row) of ``z`` (shape ``(n, B)``) to mean 0, variance 1 over the batch."""
+    mean = z.mean(dim=1, keepdim=True)
+    var = z.var(dim=1, unbiased=False, keepdim=True)
+    return (z - mean) / torch.sqrt(var + eps)
+
+
+def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, activation: str,
+            batchnorm: bool = False, **params) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Forward pass; returns ``(zs, activations)`` with ``zs[l-1] = z^(l)`` and
+    ``activations[l] = a^(l)`` (``activations[0] = x``). With ``batchnorm`` the
+    stored ``z^(l)`` is the normalised pre-activation that enters sigma."""
+    _check_activation(activation)
+    fn = reference.ACTIVATIONS[activation]
+    if x.dim() != 2 or x.shape[0] != weights[0].shape[1]:
+        raise ValueError(f"x must have shape (n_0={weights[0].shape[1]}, batch), got {tuple(x.shape)}")
+    zs, acts = [], [x]
+    for w in weights:
+        z = w @ acts[-1]
+        if batchnorm:
+            z = batch_normalize(z)
+        zs.append(z)
+        acts.append(fn(z, **params))
+    return zs, acts
+
+
+def activation_derivative(activation: str, z: torch.Tensor, **params) -> torch.Tensor:
+    """sigma'(z) elementwise, by autograd (valid because sigma acts elementwise)."""
+    _check_activation(activation)
+    zz = z.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        y = reference.ACTIVATIONS[activation](zz, **params)
+        (d,) = torch.autograd.grad(y.sum(), zz)
+    return d
+
+
+def deltas_by_jacobians(weights: Sequence[torch.Tensor], x: torch.Tensor, dL_dy: torch.Tensor,
+                        activation: str, **params) -> list[torch.Tensor]:
+    """Errors ``delta^(l)`` of one sample as explicit products of Jacobian matrices.
+
+    ``x`` has shape ``(n_0, 1)`` and ``dL_dy`` shape ``(n_L, 1)``. Returns
+    ``[delta^(1), ..., delta^(L)]`` with
+
+        delta^(l) = diag(sigma'(z^(l))) W^(l+1)^T diag(sigma'(z^(l+1))) ... W^(L)^T diag(sigma'(z^(L))) dL/dy
+
+    built as a matrix product (not a loop of vector updates), sigma' by autograd.
+    """
+    if x.dim() != 2 or x.shape[1] != 1:
+        raise ValueError(f"x must be one column vector of shape (n_0, 1), got {tuple(x.shape)}")
+    if dL_dy.shape != (weights[-1].shape[0], 1):
+        raise ValueError(f"dL_dy must have shape ({weights[-1].shape[0]}, 1), got {tuple(dL_dy.shape)}")
+    with torch.no_grad():
+        zs, _ = forward(weights, x, activation, **params)
+    jac = [torch.diag(activation_derivative(activation, z, **params)[:, 0]) for z in zs]
+    L = len(weights)
+    deltas = []
+    for l in range(1, L + 1):
+        factors = [jac[l - 1]]
+        for k in range(l + 1, L + 1):
+            factors += [weights[k - 1].T, jac[k - 1]]
+        factors.append(dL_dy)
+        deltas.append(torch.linalg.multi_dot(factors) if len(factors) > 2 else factors[0] @ factors[1])
+    return deltas
+
+
+def weight_gradients_from_deltas(deltas: Sequence[torch.Tensor],
+                                 activations: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``grad_{W^(l)} L = delta^(l) a^(l-1)^T`` for every layer."""
+    return [d @ a.T for d, a in zip(deltas, activations[:-1])]
+
+
+def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init: str = "he",
+                         scale: float = 1.0, batchnorm: bool = False, batch: int = 128,
+                         seed: int = 0, dtype=torch.float64, device="auto",
+                         **params) -> np.ndarray:
+    """Frobenius norms ``||grad_{W^(l)} L||`` for ``l = 1..depth`` of a fresh MLP.
+
+    ``depth`` layers of ``width`` units (input width too), weights from
+    :func:`make_weights`, inputs ``x ~ N(0, 1)`` in ``batch`` columns, and the loss
+    ``L = sum(g * y) / batch`` for a fixed ``g ~ N(0, 1)`` (so ``dL/dy = g / batch``:
+    the upstream gradient is the same whatever the activation). Returns a float64
+    numpy array of length ``depth``; in ``float32`` entries may be ``inf`` or ``nan``,
+    which is the point of the exploding-gradient experiment.
+    """
+    if depth < 1 or width < 1 or batch < 2:
+        raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
+    dev = resolve_device(device)
+    weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    for w in weights:
+        w.requires_grad_(True)
+    with torch.enable_grad():
+        _, acts = forward(weights, x, activation, batchnorm=batchnorm, **params)
+        loss = (g * acts[-1]).sum() / batch
+        grads = torch.autograd.grad(loss, weights)
+    return np.array([torch.linalg.norm(gw.detach().to("cpu", torch.float64)).item() for gw in grads])

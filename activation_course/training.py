@@ -1,0 +1,399 @@
+"""Training harness for comparing activations: one fixed MLP on the digits data.
+
+Provided code for Assignment 3 and the benchmark, not student work. The API:
+
+* :func:`train` ``(activation_factory, seed, epochs, device="auto", ...) -> History``
+  trains a fresh MLP whose hidden layers each get ``activation_factory()`` and
+  returns the per-epoch curves;
+* :func:`compare` ``(factories, seeds, epochs, ...) -> pandas.DataFrame`` runs every
+  activation with every seed and returns one tidy table (one row per activation,
+  seed and epoch);
+* :func:`summarize` ``(table) -> pandas.DataFrame``: mean and standard deviation of
+  the final epoch per activation;
+* :func:`plot_comparison` ``(table) -> Figure``: mean +- std curves per activation;
+* :func:`resolve_device`, :func:`make_mlp` and :class:`History` are the pieces.
+
+Design: the whole data set lives on the device from the start (it is tiny), the
+network is trained with mini-batch SGD with momentum and cross-entropy, and the
+host reads numbers back once per epoch, so a GPU is never stalled per step. The
+losses are measured on the full training and test sets after every epoch (epoch 0
+is the untrained network), in evaluation mode, so they do not depend on the batch
+order within an epoch. Everything random (weight initialisation, batch order) is
+drawn from one ``torch.Generator`` seeded with ``seed``; nothing reads or changes
+torch's global random state, so a seed gives the same curves on the CPU every
+time, whatever ran before. Weights are drawn on the CPU and then moved, so every
+device starts from the same network.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import N_CLASSES, N_FEATURES, Digits, load_digits_split
+
+ActivationFactory = Callable[[], nn.Module]
+
+#: Hidden widths of the default network: deep enough (six hidden layers) that a
+#: sigmoid network visibly struggles within the default budget.
+DEFAULT_HIDDEN: tuple[int, ...] = (64,) * 6
+DEFAULT_EPOCHS = 15
+DEFAULT_LR = 0.05
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_BATCH_SIZE = 64
+METRICS = ("train_loss", "test_loss", "test_acc")
+_METRIC_LABELS = {"train_loss": "training loss", "test_loss": "test loss", "test_acc": "test accuracy"}
+
+
+# --------------------------------------------------------------------------- devices
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The device to train on.
+
+    ``"auto"`` picks CUDA when available, then Apple's MPS, then the CPU. Anything
+    else (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``) is
+    checked: asking for a backend that is not available raises a ``RuntimeError``
+    saying so, instead of failing later inside a kernel.
+    """
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device='auto' or 'cpu'")
+    if dev.type == "mps" and not _mps_available():
+        raise RuntimeError(f"device {device!r} requested but MPS is not available here; use device='auto' or 'cpu'")
+    return dev
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    """Temporarily use ``n`` intra-op CPU threads (None: leave torch's setting alone)."""
+    if n is None:
+        yield
+        return
+    if int(n) < 1:
+        raise ValueError(f"num_threads must be a positive integer or None, got {n!r}")
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+# --------------------------------------------------------------------------- the model
+
+def make_mlp(
+    activation_factory: ActivationFactory,
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    *,
+    generator: torch.Generator | None = None,
+    in_features: int = N_FEATURES,
+    out_features: int = N_CLASSES,
+) -> nn.Sequential:
+    """``Linear, act, Linear, act, ..., Linear`` with one fresh activation per hidden layer.
+
+    ``activation_factory()`` is called once per hidden layer, so a learnable
+    activation (PReLU's slope, Swish's beta) gets its own parameter in every
+    layer. Linear layers get PyTorch's default initialisation (weights and biases
+    uniform in +-1/sqrt(fan_in)), drawn from ``generator`` when given. The model is
+    on the CPU in float32; move it with ``.to(device, dtype)``.
+    """
+    hidden = [int(h) for h in hidden]
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden!r}")
+    if not callable(activation_factory):
+        raise TypeError(f"activation_factory must be callable (e.g. torch.nn.ReLU), got {activation_factory!r}")
+    layers: list[nn.Module] = []
+    width = in_features
+    for h in hidden:
+        layers.append(nn.Linear(width, h))
+        act = activation_factory()
+        if not isinstance(act, nn.Module):
+            raise TypeError(
+                f"activation_factory() must return a torch.nn.Module, got {type(act).__name__}; "
+                "pass a class such as torch.nn.ReLU or a function like lambda: Swish(trainable=True)")
+        layers.append(act)
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    net = nn.Sequential(*layers)
+    with torch.no_grad():
+        for layer in net:
+            if isinstance(layer, nn.Linear):
+                # He (Kaiming) uniform: variance 2 / fan_in keeps ReLU-like signals alive in depth.
+                bound = math.sqrt(6.0 / layer.in_features)
+                nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+                nn.init.zeros_(layer.bias)
+    return net
+
+
+def activation_parameters(net: nn.Sequential) -> dict[str, float]:
+    """Current values of the activations' own parameters, as ``{"act<k>.<name>": value}``.
+
+    ``k`` counts hidden layers from 1. A parameter with several entries (a
+    per-channel slope) is reported by its mean.
+    """
+    out = {}
+    k = 0
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            continue
+        k += 1
+        for name, p in layer.named_parameters():
+            out[f"act{k}.{name}"] = float(p.detach().float().mean().cpu())
+    return out
+
+
+# --------------------------------------------------------------------------- training
+
+@dataclass
+class History:
+    """Curves of one training run; every list has ``epochs + 1`` entries (index 0: untrained)."""
+
+    activation: str
+    seed: int
+    device: str
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    params: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss) - 1
+
+    def final(self) -> dict[str, float]:
+        """The metrics after the last epoch."""
+        return {m: getattr(self, m)[-1] for m in METRICS}
+
+    def to_frame(self):
+        """One row per epoch: activation, seed, epoch, the metrics, the activation parameters."""
+        import pandas as pd
+
+        rows = {
+            "activation": [self.activation] * (self.epochs + 1),
+            "seed": [self.seed] * (self.epochs + 1),
+            "epoch": list(range(self.epochs + 1)),
+            "train_loss": self.train_loss,
+            "test_loss": self.test_loss,
+            "test_acc": self.test_acc,
+        }
+        rows.update(self.params)
+        return pd.DataFrame(rows)
+
+
+def _name_of(factory) -> str:
+    return getattr(factory, "__name__", None) or type(factory).__name__
+
+
+def train(
+    activation_factory: ActivationFactory,
+    seed: int = 0,
+    epochs: int = DEFAULT_EPOCHS,
+    device: str | torch.device = "auto",
+    *,
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    lr: float = DEFAULT_LR,
+    momentum: float = DEFAULT_MOMENTUM,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dtype: torch.dtype = torch.float32,
+    data: Digits | None = None,
+    name: str | None = None,
+    progress: bool = True,
+    num_threads: int | str | None = "auto",
+    _bar=None,
+) -> History:
+    """Train a fresh MLP with ``activation_factory()`` in every hidden layer; return its History.
+
+    Mini-batch SGD (``lr``, ``momentum``, ``batch_size``) on cross-entropy for
+    ``epochs`` passes over the training set of ``data`` (default: the standard
+    digits split). ``seed`` fixes the initial weights and the batch order.
+    ``device="auto"`` picks CUDA, then MPS, then the CPU; ``dtype`` is the floating
+    dtype of the weights and data. ``progress`` shows a tqdm bar (a widget in
+    notebooks). ``num_threads`` sets torch's CPU threads for this call only:
+    ``"auto"`` uses one thread on the CPU (the matrices are tiny, so more threads
+    only add overhead, and on a shared machine they fight for cores) and leaves
+    other devices alone; None leaves torch's setting alone; an int sets it.
+    """
+    if int(epochs) < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs!r}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
+    dev = resolve_device(device)
+    data = (data or load_digits_split()).to(dev, dtype)
+    gen = torch.Generator().manual_seed(seed)
+    history = History(activation=name or _name_of(activation_factory), seed=seed, device=str(dev))
+
+    if num_threads == "auto":
+        num_threads = 1 if dev.type == "cpu" else None
+    with _threads(num_threads):
+        start = time.perf_counter()
+        net = make_mlp(activation_factory, hidden, generator=gen,
+                       in_features=data.x_train.shape[1],
+                       out_features=int(data.y_train.max()) + 1).to(device=dev, dtype=dtype)
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+        loss_fn = nn.CrossEntropyLoss()
+        n = data.x_train.shape[0]
+
+        bar = _bar
+        own_bar = bar is None and progress
+        if own_bar:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=epochs, desc=history.activation, leave=False)
+
+        _record(history, net, data, loss_fn)
+        for _ in range(epochs):
+            net.train()
+            order = torch.randperm(n, generator=gen).to(dev)
+            for i in range(0, n, batch_size):
+                idx = order[i:i + batch_size]
+                loss = loss_fn(net(data.x_train[idx]), data.y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            _record(history, net, data, loss_fn)
+            if bar is not None:
+                bar.update(1)
+                if own_bar:
+                    bar.set_postfix(test_acc=f"{history.test_acc[-1]:.3f}")
+        if own_bar:
+            bar.close()
+        history.seconds = time.perf_counter() - start
+    return history
+
+
+@torch.no_grad()
+def _record(history: History, net: nn.Module, data: Digits, loss_fn) -> None:
+    net.eval()
+    train_loss = loss_fn(net(data.x_train), data.y_train)
+    logits = net(data.x_test)
+    test_loss = loss_fn(logits, data.y_test)
+    test_acc = (logits.argmax(dim=1) == data.y_test).to(torch.float64).mean()
+    # One transfer to the host per epoch.
+    values = torch.stack([train_loss.double(), test_loss.double(), test_acc]).cpu().tolist()
+    for metric, v in zip(METRICS, values):
+        getattr(history, metric).append(float(v))
+    for k, v in activation_parameters(net).items():
+        history.params.setdefault(k, []).append(v)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+def compare(
+    factories: Mapping[str, ActivationFactory],
+    seeds: Iterable[int] = (0, 1, 2),
+    epochs: int = DEFAULT_EPOCHS,
+    device: str | torch.device = "auto",
+    *,
+    progress: bool = True,
+    **train_kwargs,
+):
+    """Train every activation in ``factories`` with every seed; return one tidy table.
+
+    ``factories`` maps a display name to an activation factory (e.g.
+    ``{"ReLU": torch.nn.ReLU, "Swish, trainable beta": lambda: Swish(trainable=True)}``).
+    The result is a ``pandas.DataFrame`` with one row per (activation, seed, epoch)
+    and columns ``activation, seed, epoch, train_loss, test_loss, test_acc``, plus
+    one column per activation parameter (``act1.beta``, ...; empty for activations
+    without it) and ``seconds`` (wall time of that run). Other keyword arguments go
+    to :func:`train`. One progress bar counts all epochs of all runs.
+    """
+    import pandas as pd
+
+    if not isinstance(factories, Mapping) or not factories:
+        raise TypeError("factories must be a non-empty dict {name: activation factory}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    dev = resolve_device(device)
+    data = train_kwargs.pop("data", None) or load_digits_split()
+    data = data.to(dev, train_kwargs.get("dtype", torch.float32))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(factories) * len(seeds) * int(epochs), desc="training")
+    frames = []
+    try:
+        for name, factory in factories.items():
+            for seed in seeds:
+                if bar is not None:
+                    bar.set_postfix_str(f"{name}, seed {seed}")
+                h = train(factory, seed, epochs, dev, data=data, name=name, progress=False,
+                          _bar=bar, **train_kwargs)
+                frame = h.to_frame()
+                frame["seconds"] = h.seconds
+                frames.append(frame)
+    finally:
+        if bar is not None:
+            bar.close()
+    table = pd.concat(frames, ignore_index=True)
+    first = ["activation", "seed", "epoch", *METRICS]
+    extra = [c for c in table.columns if c not in first and c != "seconds"]
+    table = table[first + extra + ["seconds"]]
+    table["activation"] = pd.Categorical(table["activation"], categories=list(factories), ordered=True)
+    return table
+
+
+def summarize(table, metrics: Sequence[str] = METRICS):
+    """Mean and standard deviation over seeds of each metric at the last epoch, per activation."""
+    last = table[table["epoch"] == table["epoch"].max()]
+    out = last.groupby("activation", observed=True)[list(metrics)].agg(["mean", "std"])
+    out.columns = [f"{m} {stat}" for m, stat in out.columns]
+    return out
+
+
+def plot_comparison(table, metrics: Sequence[str] = ("train_loss", "test_acc"), axes=None):
+    """Mean +- one standard deviation (over seeds) of each metric per epoch; returns the figure.
+
+    One panel per metric, one line per activation with a shaded band. Losses are
+    drawn on a log scale.
+    """
+    import matplotlib.pyplot as plt
+
+    metrics = list(metrics)
+    unknown = [m for m in metrics if m not in table.columns]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; the table has {list(table.columns)}")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    grouped = table.groupby(["activation", "epoch"], observed=True)
+    for ax, metric in zip(axes, metrics):
+        stats = grouped[metric].agg(["mean", "std"]).reset_index()
+        for name, g in stats.groupby("activation", observed=True, sort=False):
+            line, = ax.plot(g["epoch"], g["mean"], label=str(name))
+            ax.fill_between(g["epoch"], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0),
+                            color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+        if metric.endswith("loss"):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    n_seeds = table["seed"].nunique()
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"mean ± std over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize="medium")
+    fig.tight_layout()
+    return fig

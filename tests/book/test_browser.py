@@ -1,0 +1,320 @@
+"""The built book, opened in a real browser (headless Debian chromium via Playwright).
+
+Uses the HTML that ``make book`` / ``make book-fast`` writes to ``_build/html``
+(override with ``BOOK_HTML=/path/to/html``), serves it on 127.0.0.1 from a local
+HTTP server thread (the search page needs http, not file://), visits every page of
+``_toc.yml`` and checks what a reader would notice: the page loads, MathJax typeset
+every formula, every image loaded, every internal link and anchor resolves, search
+finds "mish", the console stays clean and no request leaves the machine. A full-page
+screenshot of every page goes to ``_build/screenshots/`` (``BOOK_SCREENSHOTS``
+overrides) for a human to look at.
+
+Nothing is downloaded: the browser is the system's ``/usr/bin/chromium``
+(``CHROMIUM=...`` overrides).
+"""
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[2]
+HTML = Path(os.environ.get("BOOK_HTML", REPO / "_build" / "html")).resolve()
+SCREENSHOTS = Path(os.environ.get("BOOK_SCREENSHOTS", HTML.parent / "screenshots")).resolve()
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+# Console messages that are known to be harmless, each with the reason. A message is
+# ignored when it contains one of these strings; anything else fails the test.
+KNOWN_HARMLESS_CONSOLE = {
+    # sphinx-thebe (pulled in by Jupyter Book for its launch buttons) writes the same
+    # inline `const THEBE_JS_URL = ...` script into every page twice; the second copy
+    # throws. Both copies hold the same values, and live code (thebe) is not enabled.
+    "Identifier 'THEBE_JS_URL' has already been declared":
+        "sphinx-thebe's config script is included twice; the first copy works",
+    # pydata-sphinx-theme on a first visit, when localStorage holds no light/dark choice.
+    "Got invalid theme mode: . Resetting to auto.":
+        "pydata-sphinx-theme found no saved light/dark mode and falls back to auto",
+}
+
+
+def toc_pages() -> list[str]:
+    """HTML paths (relative to the site root) of every page listed in _toc.yml."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return [f"{Path(f).with_suffix('')}.html" for f in files]
+
+
+PAGES = toc_pages()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"no built book at {HTML} (index.html missing): run `make book-fast` first, "
+                    f"or point BOOK_HTML at a built _build/html", pytrace=False)
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# JavaScript run in every page once it has loaded and MathJax has finished.
+_INSPECT_JS = r"""
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  await Promise.all(Array.from(document.images).map(img =>
+      img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
+  // Visible text outside code, scripts and typeset math: raw TeX would show up here.
+  const skip = new Set(["PRE", "CODE", "SCRIPT", "STYLE", "MJX-CONTAINER", "TEXTAREA", "NOSCRIPT"]);
+  const parts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode(node) {
+      for (let el = node.parentElement; el; el = el.parentElement) {
+        if (skip.has(el.tagName.toUpperCase())) return NodeFilter.FILTER_REJECT;
+      }
+      return NodeFilter.FILTER_ACCEPT;
+    }
+  });
+  while (walker.nextNode()) parts.push(walker.currentNode.nodeValue);
+  const mathNodes = Array.from(document.querySelectorAll(".math"));
+  return {
+    title: document.title,
+    text: parts.join(" "),
+    mathjax: !!(window.MathJax && MathJax.version),
+    math: mathNodes.length,
+    mathUntypeset: mathNodes.filter(m => !m.querySelector("mjx-container"))
+                            .map(m => m.textContent.slice(0, 80)),
+    mathErrors: Array.from(document.querySelectorAll("mjx-merror"))
+                     .map(m => (m.getAttribute("data-mjx-error") || m.textContent).slice(0, 80)),
+    mjx: document.querySelectorAll("mjx-container").length,
+    images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src,
+                                                   ok: i.complete && i.naturalWidth > 0})),
+    links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
+    ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
+    names: Array.from(document.querySelectorAll("a[name]")).map(e => e.getAttribute("name")),
+  };
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def site(server):
+    """Visit every toc page and the search page once; return what was observed."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM} (set CHROMIUM=...); nothing is downloaded",
+                    pytrace=False)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    observed = {"pages": {}, "requests": [], "blocked": [], "console": [], "search": None}
+
+    def on_route(route):
+        url = route.request.url
+        observed["requests"].append(url)
+        if url.startswith(server) or url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            observed["blocked"].append(url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+        context.route("**/*", on_route)
+        page = context.new_page()
+        current = {"url": None}
+        page.on("console", lambda m: m.type == "error" and observed["console"].append(
+            (current["url"], f"{m.text} @ {m.location.get('url', '')}")))
+        page.on("pageerror", lambda e: observed["console"].append((current["url"], f"uncaught: {e}")))
+
+        for rel in ["index.html"] + PAGES:
+            url = server + rel
+            current["url"] = rel
+            response = page.goto(url, wait_until="load")
+            status = response.status if response else None
+            if rel == "index.html" and status == 200:
+                # index.html is a meta-refresh redirect to the root page of the toc
+                try:
+                    page.wait_for_url(re.compile(re.escape(PAGES[0]) + "$"), timeout=10_000)
+                    page.wait_for_load_state("load")
+                except Exception:
+                    pass  # test_every_toc_page_loads reports where it ended up
+            info = page.evaluate(_INSPECT_JS) if status == 200 else {}
+            info["status"] = status
+            info["final_url"] = page.url
+            if status == 200 and rel != "index.html":
+                shot = SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")
+                page.screenshot(path=str(shot), full_page=True)
+                info["screenshot"] = shot
+            observed["pages"][rel] = info
+
+        current["url"] = "search.html?q=mish"
+        page.goto(server + "search.html?q=mish", wait_until="load")
+        try:
+            page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+        except Exception as exc:  # reported by the search test, with what the page showed
+            observed["search_error"] = repr(exc)
+        observed["search"] = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#search-results ul.search li a'))"
+            ".map(a => a.href)")
+        observed["search_text"] = page.evaluate(
+            "() => (document.querySelector('#search-results') || document.body).innerText.slice(0, 300)")
+        page.screenshot(path=str(SCREENSHOTS / "search-mish.png"), full_page=True)
+        browser.close()
+    return observed
+
+
+def _loaded(site):
+    return {rel: info for rel, info in site["pages"].items() if info.get("status") == 200}
+
+
+def test_every_toc_page_loads(site):
+    assert len(PAGES) >= 7, f"_toc.yml lists only {PAGES}"
+    bad = {rel: info.get("status") for rel, info in site["pages"].items() if info.get("status") != 200}
+    assert not bad, f"pages that did not load (HTTP status): {bad}"
+    assert site["pages"]["index.html"]["final_url"].endswith(PAGES[0]), \
+        f"index.html should lead to {PAGES[0]}, got {site['pages']['index.html']['final_url']}"
+    untitled = [rel for rel, info in _loaded(site).items() if not info["title"].strip()]
+    assert not untitled, f"pages without a title: {untitled}"
+
+
+def test_mathjax_typesets_every_formula(site):
+    problems = []
+    for rel, info in _loaded(site).items():
+        if rel == "index.html":
+            continue
+        for raw in ("$$", r"\(", r"\)", r"\[", r"\]", r"\begin{", r"\frac"):
+            if raw in info["text"]:
+                i = info["text"].index(raw)
+                problems.append(f"{rel}: raw {raw!r} in the visible text: ...{info['text'][max(0, i - 60):i + 60]!r}")
+        if info["math"] and not info["mathjax"]:
+            problems.append(f"{rel}: {info['math']} formulas but MathJax did not load")
+        if info["mathUntypeset"]:
+            problems.append(f"{rel}: formulas without an mjx-container: {info['mathUntypeset'][:3]}")
+        if info["mathErrors"]:
+            problems.append(f"{rel}: MathJax errors: {info['mathErrors'][:3]}")
+    assert not problems, "\n".join(problems)
+    chapters_with_math = [rel for rel, info in _loaded(site).items() if info.get("mjx", 0) > 0]
+    assert any("03-" in rel for rel in chapters_with_math), \
+        f"expected typeset math in the stability chapter; pages with math: {chapters_with_math}"
+
+
+def test_every_image_loaded(site):
+    broken = [f"{rel}: {img['src']}" for rel, info in _loaded(site).items()
+              for img in info["images"] if not img["ok"]]
+    assert not broken, "images with naturalWidth 0 (not loaded):\n" + "\n".join(broken)
+    figures = sum(len(info["images"]) for rel, info in _loaded(site).items() if "/0" in rel)
+    assert figures > 0, "no images at all in the chapters: the figures did not make it into the HTML"
+
+
+class _Anchors(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.anchors = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.anchors.add(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _fetch(url: str) -> tuple[int, set[str] | None]:
+    """HTTP status of a local URL and, for HTML, the ids it defines."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read()
+            status = resp.status
+            ctype = resp.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    if "html" not in ctype:
+        return status, None
+    parser = _Anchors()
+    parser.feed(body.decode("utf-8", "replace"))
+    return status, parser.anchors
+
+
+def test_every_internal_link_resolves(site, server):
+    problems, checked = [], 0
+    for rel, info in _loaded(site).items():
+        own_ids = set(info["ids"]) | set(info["names"])
+        for href in info["links"]:
+            if not href.startswith(server):
+                continue  # external (GitHub, Binder, ...): not fetched, no internet
+            target, _, fragment = href.partition("#")
+            fragment = urllib.parse.unquote(fragment)
+            status, anchors = _fetch(target)
+            checked += 1
+            if status != 200:
+                problems.append(f"{rel}: {href} -> HTTP {status}")
+            elif fragment:
+                page_url = server + rel
+                ids = own_ids if target == page_url else anchors
+                if ids is not None and fragment not in ids:
+                    problems.append(f"{rel}: {href}: no element with id {fragment!r}")
+    assert checked > 20, f"only {checked} internal links found; is the navigation missing?"
+    assert not problems, "broken internal links:\n" + "\n".join(sorted(set(problems)))
+
+
+def test_search_finds_mish(site):
+    hits = site["search"] or []
+    assert hits, (f"search for 'mish' returned nothing ({site.get('search_error', 'no error')}); "
+                  f"the page said: {site.get('search_text')!r}")
+    assert any("02-common-activations" in h or "assignments" in h for h in hits), \
+        f"search for 'mish' did not find the chapter on activations: {hits}"
+
+
+def test_no_console_errors(site):
+    errors = [f"{where}: {text}" for where, text in site["console"]
+              if not any(known in text for known in KNOWN_HARMLESS_CONSOLE)]
+    assert not errors, "console errors (add a harmless one to KNOWN_HARMLESS_CONSOLE " \
+                       "with the reason only if it is truly harmless):\n" + "\n".join(errors)
+
+
+def test_no_request_leaves_localhost(site, server):
+    assert site["requests"], "no requests were recorded; the route hook did not run"
+    assert all(u.startswith(server) or u.startswith(LOCAL_SCHEMES) for u in site["requests"]
+               if u not in site["blocked"])
+    assert not site["blocked"], "requests to non-local URLs (blocked):\n" + "\n".join(sorted(set(site["blocked"])))
+
+
+def test_screenshots_saved(site):
+    shots = [info.get("screenshot") for rel, info in _loaded(site).items() if rel != "index.html"]
+    assert len(shots) == len(PAGES)
+    missing = [str(s) for s in shots if not (s and s.is_file() and s.stat().st_size > 10_000)]
+    assert not missing, f"missing or empty screenshots: {missing}"

@@ -1,0 +1,163 @@
+"""Assignment 1 through the real autograder (``otter run`` with the committed zip).
+
+* Every mutant in ``hw1_catalogue.MUTANTS`` (a realistic wrong implementation)
+  loses points on its own question.
+* Every rewrite in ``hw1_catalogue.REWRITES`` (correct, written differently from
+  the master solution) keeps full marks.
+* The student notebook with the solution cells pasted into its answer cells
+  scores 100.
+
+Grading is slow (an ``otter run`` starts a kernel), so the submissions are
+packed: each graded notebook is the solution notebook plus one appended cell per
+mutant or rewrite. That cell executes the student code in a copy of the
+notebook's globals and re-runs ``grader.check`` on the question(s) it targets
+with that namespace; otter keeps the last check of each question, and the copy
+keeps one item from leaking into another. Items that target the same question
+go to different notebooks. All notebooks are graded in parallel, once per module.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from otter_support import max_scores, otter_run_many, solution_notebook, student_notebook, variant
+
+HW = "hw1"
+HERE = Path(__file__).resolve().parent
+
+_spec = importlib.util.spec_from_file_location("hw1_catalogue", HERE / "hw1_catalogue.py")
+catalogue = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = catalogue  # dataclasses look their module up there
+_spec.loader.exec_module(catalogue)
+MUTANTS, REWRITES = catalogue.MUTANTS, catalogue.REWRITES
+
+
+def _questions(item) -> tuple[str, ...]:
+    return (item.question,) if isinstance(item, catalogue.Mutant) else item.questions
+
+
+def pack(items) -> list[list]:
+    """Greedy packing: items that share a question never share a notebook."""
+    rounds: list[tuple[set, list]] = []
+    for item in items:
+        qs = set(_questions(item))
+        for used, members in rounds:
+            if not used & qs:
+                used |= qs
+                members.append(item)
+                break
+        else:
+            rounds.append((qs, [item]))
+    return [members for _, members in rounds]
+
+
+def graded_cell(item) -> str:
+    """A notebook cell that grades ``item`` in its own copy of the notebook's globals."""
+    checks = "".join(f"grader.check({q!r}, global_env=_hw1_ns)\n" for q in _questions(item))
+    return (f"# {type(item).__name__} {item.id}\n"
+            f"_hw1_ns = dict(globals())\n"
+            f"exec(compile({item.code!r}, {('<' + item.id + '>')!r}, 'exec'), _hw1_ns)\n"
+            + checks)
+
+
+def packed_notebook(items, dest: Path) -> Path:
+    """The solution notebook with one graded cell per item appended (via ``variant``)."""
+    nb = None
+    for item in items:
+        nb = variant(HW, graded_cell(item), dest, base=nb)
+    return nb
+
+
+def pasted_student_notebook(dest: Path) -> Path:
+    """The student notebook with the solution cells pasted into its answer cells, in order."""
+    solution = nbformat.read(solution_notebook(HW), as_version=4)
+    student = nbformat.read(student_notebook(HW), as_version=4)
+    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
+    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
+    for cell, source in zip(answers, sources):
+        cell.source = source
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{HW}.ipynb"
+    nbformat.write(student, out)
+    return out
+
+
+MUTANT_ROUNDS = pack(MUTANTS)
+REWRITE_ROUNDS = pack(REWRITES)
+ROUND_OF = {item.id: f"mutants-{i}" for i, r in enumerate(MUTANT_ROUNDS) for item in r}
+ROUND_OF.update({item.id: f"rewrites-{i}" for i, r in enumerate(REWRITE_ROUNDS) for item in r})
+
+
+@pytest.fixture(scope="module")
+def maxima() -> dict[str, float]:
+    return max_scores(HW)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
+    root = tmp_path_factory.mktemp("hw1-graded")
+    notebooks = {"pasted-student": pasted_student_notebook(root / "pasted-student")}
+    for i, items in enumerate(MUTANT_ROUNDS):
+        notebooks[f"mutants-{i}"] = packed_notebook(items, root / f"mutants-{i}")
+    for i, items in enumerate(REWRITE_ROUNDS):
+        notebooks[f"rewrites-{i}"] = packed_notebook(items, root / f"rewrites-{i}")
+    start = time.perf_counter()
+    scores = otter_run_many(HW, notebooks)
+    print(f"\nhw1: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
+    return scores
+
+
+def test_catalogue_is_large_and_distinct(maxima):
+    assert len(MUTANTS) >= 15 and len(REWRITES) >= 5
+    for items in (MUTANTS, REWRITES):
+        assert len({i.id for i in items}) == len(items), "duplicate ids"
+        assert len({i.code.strip() for i in items}) == len(items), "duplicate code"
+    for item in MUTANTS + REWRITES:
+        for q in _questions(item):
+            assert q in maxima, f"{item.id}: unknown question {q}"
+    assert set(maxima) == {m.question for m in MUTANTS}, "every question needs a mutant"
+    assert sum(maxima.values()) == 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_mutant_loses_points_on_its_question(graded, maxima, mutant):
+    score = graded[ROUND_OF[mutant.id]][mutant.question]
+    assert score < maxima[mutant.question], (
+        f"{mutant.id} ({mutant.mistake}) kept full marks on {mutant.question}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i", range(len(MUTANT_ROUNDS)))
+def test_questions_without_a_mutant_keep_full_marks(graded, maxima, i):
+    targeted = {m.question for m in MUTANT_ROUNDS[i]}
+    scores = graded[f"mutants-{i}"]
+    lost = {q: s for q, s in scores.items() if q not in targeted and s < maxima[q]}
+    assert not lost, f"questions no mutant targets lost points: {lost}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rewrite", REWRITES, ids=[r.id for r in REWRITES])
+def test_rewrite_keeps_full_marks(graded, maxima, rewrite):
+    scores = graded[ROUND_OF[rewrite.id]]
+    lost = {q: scores[q] for q in rewrite.questions if scores[q] < maxima[q]}
+    assert not lost, f"{rewrite.id} ({rewrite.style}) is correct but lost points: {lost}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i", range(len(REWRITE_ROUNDS)))
+def test_rewrite_notebooks_score_100(graded, i):
+    assert sum(graded[f"rewrites-{i}"].values()) == pytest.approx(100)
+
+
+@pytest.mark.slow
+def test_pasted_student_notebook_scores_100(graded, maxima):
+    scores = graded["pasted-student"]
+    assert scores == pytest.approx(maxima)
+    assert sum(scores.values()) == pytest.approx(100)
