@@ -36,8 +36,8 @@ def random_feature_fit(
     *,
     seed: int,
     interval: tuple[float, float] = (-1.0, 1.0),
-    n_train: int = 2000,
-    n_test: int = 4001,
+    n_train: int = 1000,
+    n_test: int = 2001,
     weight_scale: float = 10.0,
 ) -> float:
     """Fit ``x -> W2 sigma(W1 x + b1)`` to ``target`` on an interval; return the sup error.
@@ -178,11 +178,13 @@ def sgd_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
     return losses
 
 
-def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: int = 200,
-                     recovery_lr: float = 0.01, device: str | torch.device = "auto") -> dict:
+def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: int = 100,
+                     recovery_lr: float = 0.01, n_data: int = 256,
+                     device: str | torch.device = "auto") -> dict:
     """One big gradient step on a fresh MLP, then ordinary training; count dead units.
 
-    Builds :func:`make_mlp` (2 -> 64 -> 64 -> 1) on :func:`toy_regression` data,
+    Builds :func:`make_mlp` (2 -> 64 -> 64 -> 1) on ``n_data`` points of
+    :func:`toy_regression`,
     takes one full-batch gradient step with learning rate ``lr``, then
     ``recovery_steps`` steps at ``recovery_lr``. Returns the fraction of hidden
     units (both layers together) with z < 0 on every input ``before``, ``after``
@@ -190,7 +192,7 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
     the largest autograd gradient norm of the incoming weights (and bias) of any
     such unit (exactly 0 for ReLU, since no input reaches its active side).
     """
-    x, y = toy_regression(seed=seed, device=device)
+    x, y = toy_regression(n_data, seed=seed, device=device)
     model = make_mlp(activation, seed=seed + 1000, device=device)
 
     def frac():

@@ -147,18 +147,35 @@ def weight_gradients_from_deltas(deltas: Sequence[torch.Tensor],
     return [d @ a.T for d, a in zip(deltas, activations[:-1])]
 
 
+def weight_gradient_norms(weights: Sequence[torch.Tensor], x: torch.Tensor, g: torch.Tensor,
+                          activation: str, batchnorm: bool = False, **params) -> np.ndarray:
+    """Frobenius norms ``||grad_{W^(l)} L||``, ``l = 1..L``, for ``L = sum(g * y) / B``.
+
+    ``x`` has shape ``(n_0, B)`` and ``g`` the shape of the output ``y``, ``(n_L, B)``;
+    so ``dL/dy = g / B`` whatever the activation. Gradients come from autograd (the
+    given weights are not modified). Returns a float64 numpy array; in ``float32``
+    entries may be ``inf``, ``nan`` or 0 once the forward pass has overflowed.
+    """
+    if x.dim() != 2 or g.shape != (weights[-1].shape[0], x.shape[1]):
+        raise ValueError(f"g must have the output's shape ({weights[-1].shape[0]}, {x.shape[1]}), "
+                         f"got {tuple(g.shape)}")
+    ws = [w.detach().clone().requires_grad_(True) for w in weights]
+    with torch.enable_grad():
+        _, acts = forward(ws, x, activation, batchnorm=batchnorm, **params)
+        loss = (g * acts[-1]).sum() / x.shape[1]
+        grads = torch.autograd.grad(loss, ws)
+    return np.array([torch.linalg.norm(gw.detach().to("cpu", torch.float64)).item() for gw in grads])
+
+
 def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init: str = "he",
                          scale: float = 1.0, batchnorm: bool = False, batch: int = 128,
                          seed: int = 0, dtype=torch.float64, device="auto",
                          **params) -> np.ndarray:
-    """Frobenius norms ``||grad_{W^(l)} L||`` for ``l = 1..depth`` of a fresh MLP.
-
+    """Per-layer gradient norms of a fresh MLP: :func:`weight_gradient_norms` on
     ``depth`` layers of ``width`` units (input width too), weights from
-    :func:`make_weights`, inputs ``x ~ N(0, 1)`` in ``batch`` columns, and the loss
-    ``L = sum(g * y) / batch`` for a fixed ``g ~ N(0, 1)`` (so ``dL/dy = g / batch``:
-    the upstream gradient is the same whatever the activation). Returns a float64
-    numpy array of length ``depth``; in ``float32`` entries may be ``inf`` or ``nan``,
-    which is the point of the exploding-gradient experiment.
+    :func:`make_weights` (``seed``), inputs ``x ~ N(0, 1)`` in ``batch`` columns and a
+    fixed upstream ``g ~ N(0, 1)`` (both drawn from a generator seeded ``seed + 1``,
+    ``x`` first). Returns a float64 numpy array of length ``depth``.
     """
     if depth < 1 or width < 1 or batch < 2:
         raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
@@ -167,10 +184,4 @@ def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
     g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
-    for w in weights:
-        w.requires_grad_(True)
-    with torch.enable_grad():
-        _, acts = forward(weights, x, activation, batchnorm=batchnorm, **params)
-        loss = (g * acts[-1]).sum() / batch
-        grads = torch.autograd.grad(loss, weights)
-    return np.array([torch.linalg.norm(gw.detach().to("cpu", torch.float64)).item() for gw in grads])
+    return weight_gradient_norms(weights, x, g, activation, batchnorm=batchnorm, **params)

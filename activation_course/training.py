@@ -120,12 +120,16 @@ def make_mlp(
     hidden = [int(h) for h in hidden]
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden!r}")
+    if isinstance(activation_factory, nn.Module):
+        raise TypeError(
+            f"activation_factory must be a callable that builds a module (e.g. torch.nn.ReLU or "
+            f"lambda: Swish()), not the module instance {activation_factory!r}: every layer needs its own")
     if not callable(activation_factory):
         raise TypeError(f"activation_factory must be callable (e.g. torch.nn.ReLU), got {activation_factory!r}")
     layers: list[nn.Module] = []
     width = in_features
     for h in hidden:
-        layers.append(nn.Linear(width, h))
+        layers.append(_linear(width, h))
         act = activation_factory()
         if not isinstance(act, nn.Module):
             raise TypeError(
@@ -133,7 +137,7 @@ def make_mlp(
                 "pass a class such as torch.nn.ReLU or a function like lambda: Swish(trainable=True)")
         layers.append(act)
         width = h
-    layers.append(nn.Linear(width, out_features))
+    layers.append(_linear(width, out_features))
     net = nn.Sequential(*layers)
     with torch.no_grad():
         for layer in net:
@@ -143,6 +147,12 @@ def make_mlp(
                 nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
                 nn.init.zeros_(layer.bias)
     return net
+
+
+def _linear(n_in: int, n_out: int) -> nn.Linear:
+    # Allocated without nn.Linear's own initialisation, which would draw from (and
+    # advance) torch's global generator; make_mlp fills the weights from its own.
+    return nn.utils.skip_init(nn.Linear, n_in, n_out)
 
 
 def activation_parameters(net: nn.Sequential) -> dict[str, float]:

@@ -66,6 +66,7 @@ class Assignment:
     questions: list[str]
     max_points: dict[str, float]
     watch: list[str]
+    bases: dict[str, list[str]] = field(default_factory=dict)
     seed: int | None = None
     seed_variable: str | None = None
     extract_dir: Path | None = None
@@ -108,23 +109,73 @@ def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
     tests = sorted((extract / "tests").glob("*.py"))
     if not tests:
         raise ToolError(f"{zip_path} holds no tests/*.py")
-    max_points, watch = {}, list(BASE_WATCH)
+    max_points, watch, bases = {}, list(BASE_WATCH), {}
     for t in tests:
         tf = create_test_file(str(t), NBMetadataConfig())
         max_points[tf.name] = float(tf.possible)
-        for src in [t.read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]:
-            for mod in _imports(src):
+        srcs = [t.read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]
+        found = set()
+        for src in srcs:
+            mods, names = _imports(src), _attribute_bases(src)
+            found |= names
+            for base in names:
+                mod = ALIASES.get(base) or (base if _installed(base) else None)
+                if mod:
+                    mods.append(mod)
+            for mod in mods:
                 if mod not in watch:
                     watch.append(mod)
+        bases[tf.name] = sorted(found)
     questions = sorted(max_points, key=_natural)
     return Assignment(name=name, zip_path=zip_path, questions=questions, max_points=max_points,
-                      watch=watch, seed=config.get("seed"), seed_variable=config.get("seed_variable"),
+                      watch=watch, bases=bases, seed=config.get("seed"), seed_variable=config.get("seed_variable"),
                       extract_dir=extract)
+
+
+# Conventional names under which tests find modules in the student's namespace.
+ALIASES = {"np": "numpy", "torch": "torch", "math": "math", "F": "torch.nn.functional",
+           "nn": "torch.nn", "pd": "pandas", "plt": "matplotlib.pyplot", "sp": "scipy",
+           "scipy": "scipy", "random": "random", "numpy": "numpy"}
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    if not name.isidentifier() or name in ("self", "test"):
+        return False
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin not in (None, "namespace") and not str(
+        spec.origin).startswith(os.getcwd() + os.sep)
+
+
+def _doctest_source(src: str) -> str:
+    return "\n".join(re.sub(r"^\s*(>>>|\.\.\.) ?", "", line) for line in src.splitlines()
+                     if re.match(r"^\s*(>>>|\.\.\.)", line) or ">>>" not in src)
+
+
+def _attribute_bases(src: str) -> set[str]:
+    """Names the test code uses as ``name.attr`` without assigning them itself."""
+    try:
+        tree = ast.parse(_doctest_source(src))
+    except SyntaxError:
+        return set()
+    used, assigned = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            used.add(node.value.id)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assigned.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            assigned.update((al.asname or al.name).split(".")[0] for al in node.names)
+    return used - assigned
 
 
 def _imports(src: str) -> list[str]:
     """Top-level module names imported by a test file or a doctest body."""
-    text = "\n".join(re.sub(r"^\s*(>>>|\.\.\.) ?", "", line) for line in src.splitlines())
+    text = _doctest_source(src)
     found = []
     try:
         tree = ast.parse(text)
@@ -197,6 +248,7 @@ class Prepared:
     notebook: dict
     extra_files: dict[str, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    shadowing: list[str] = field(default_factory=list)
 
 
 def _safe_member(name: str) -> bool:
@@ -238,7 +290,16 @@ def prepare(sub: Submission, a: Assignment) -> Prepared:
     for cell in nb["cells"]:
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
-    return Prepared(notebook=nb, extra_files=extra, notes=notes)
+    shadowing = []
+    for name in list(extra):
+        top = Path(name).parts[0]
+        stem = top[:-3] if top.endswith(".py") else top
+        if (top.endswith(".py") or len(Path(name).parts) > 1) and stem.isidentifier() and (
+                stem in sys.stdlib_module_names or stem in sys.builtin_module_names
+                or _installed(stem) or stem in a.watch):
+            shadowing.append(name)
+            del extra[name]
+    return Prepared(notebook=nb, extra_files=extra, notes=notes, shadowing=shadowing)
 
 
 def _from_zip(data: bytes, a: Assignment) -> tuple[bytes, dict[str, bytes], list[str]]:
@@ -467,7 +528,9 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
             json.dump({"key": key.hex(), "nonce": nonce, "port": channel.port,
                        "tests_dir": str(tests_dir),
                        "tests": [str(p) for p in sorted(tests_dir.glob("*.py"))],
-                       "watch": a.watch, "library_roots": library_roots()}, f)
+                       "watch": a.watch, "library_roots": library_roots(),
+                       "submission_dir": str(subdir), "bases": a.bases,
+                       "aliases": ALIASES}, f)
         (work / "job.json").write_text(json.dumps({
             "notebook": str(nb_path), "submission_dir": str(subdir), "tests_dir": str(tests_dir),
             "workdir": str(work), "nonce": nonce, "guard_config": str(guard_cfg),
@@ -531,7 +594,8 @@ def decide(sub, prep, a, limits, channel, runner, timed_out, rc, log_tail) -> di
     violations = [p for k, p in channel.messages if k == "violation" and isinstance(p, dict)]
     finals = [p for k, p in channel.messages if k == "final" and isinstance(p, dict)]
     guard_errors = [p for k, p in channel.messages if k == "guard-error"]
-    reasons = [str(v.get("reason", "?")) for v in violations] + list(channel.problems)
+    reasons = [f"shipped {n}, which would shadow an installed module (dropped)" for n in prep.shadowing]
+    reasons += [str(v.get("reason", "?")) for v in violations] + list(channel.problems)
     questions = {}
     notes = list(prep.notes)
     cell_errors = runner.get("cell_errors") or []

@@ -62,12 +62,20 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
     tests_dir = os.path.realpath(cfg["tests_dir"])
     lib_roots = tuple(os.path.realpath(p) + os.sep for p in cfg["library_roots"])
 
-    # Import what the tests use before anything else, so it is snapshotted.
-    for name in cfg["watch"]:
-        try:
-            __import__(name)
-        except Exception:  # an optional module (torch absent): nothing to watch
-            pass
+    # Import what the tests use before anything else, so it is snapshotted; never
+    # from the submission's folder (a numpy.py shipped in a zip must not shadow numpy).
+    saved_path = list(sys.path)
+    sub_dir = os.path.realpath(cfg["submission_dir"])
+    sys.path[:] = [p for p in sys.path if p not in ("", ".")
+                   and not os.path.realpath(p).startswith(sub_dir)]
+    try:
+        for name in cfg["watch"]:
+            try:
+                __import__(name)
+            except Exception:  # an optional module (torch absent): nothing to watch
+                pass
+    finally:
+        sys.path[:] = saved_path
 
     from otter.nbmeta_config import NBMetadataConfig
     from otter.test_files import create_test_file
@@ -177,6 +185,16 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                 out.append(name)
         return out
 
+    strict_names = _set(cfg["watch"]) | {"builtins"}
+
+    def is_strict(name):
+        # Modules the tests name (and otter/doctest, which do the grading): anything
+        # added to them counts. Other loaded submodules of a watched package only
+        # count replacements and deletions: libraries add to those lazily.
+        return name in strict_names or name.split(".")[0] in ("otter", "doctest")
+
+    _issubclass = issubclass
+
     def take():
         mods, classes, funcs, seen = {}, {}, {}, _set()
 
@@ -186,21 +204,28 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
 
         for name in watched_module_names():
             mod = _modules.get(name)
-            if not _isinstance(mod, _ModuleType):
+            if not _issubclass(_type(mod), _ModuleType):
                 continue
             d = mod.__dict__
-            mods[name] = (mod, _dict(d))
+            strict = is_strict(name)
+            mods[name] = (mod, _dict(d), strict)
             for v in _list(d.values()):
-                if _isinstance(v, _type) and _id(v) not in seen:
+                tv = _type(v)
+                if _issubclass(tv, _type):
+                    if _id(v) in seen:
+                        if strict and _id(v) in classes:
+                            classes[_id(v)] = classes[_id(v)][:2] + (True,)
+                        continue
                     seen.add(_id(v))
                     owner = _getattr(v, "__module__", "") or ""
                     if (_type(owner) is _str and owner.split(".")[0] in watch_roots | {"builtins"}
                             and not (v.__flags__ & (1 << 8))):
-                        classes[_id(v)] = (v, _dict(v.__dict__))
+                        classes[_id(v)] = (v, _dict(v.__dict__), strict)
                         for m in _list(v.__dict__.values()):
                             note_func(m)
-                            for attr in ("fget", "fset", "__func__"):
-                                note_func(_getattr(m, attr, None)) if _type(m) in (property, classmethod, staticmethod) else None
+                            if _type(m) in (property, classmethod, staticmethod):
+                                for attr in ("fget", "fset", "__func__"):
+                                    note_func(_getattr(m, attr, None))
                 else:
                     note_func(v)
         sysmods = {n: _modules.get(n) for n in mods}
@@ -218,7 +243,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
 
     def diff(snap):
         found = []
-        for name, (mod, before) in snap["mods"].items():
+        for name, (mod, before, strict) in snap["mods"].items():
             now = mod.__dict__
             for attr, old in before.items():
                 if name == "builtins" and attr in builtins_skip:
@@ -228,14 +253,14 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                     what = "deleted" if new is MISSING else "replaced"
                     found.append(f"{what} {name}.{attr}")
             for attr in _list(now):
-                if attr in before or (name == "builtins" and attr in builtins_skip):
+                if not strict or attr in before or (name == "builtins" and attr in builtins_skip):
                     continue
                 new = now.get(attr, MISSING)
                 if attr.startswith("_") or (_isinstance(new, _ModuleType)
                                             and _modules.get(f"{name}.{attr}") is new):
                     continue
                 found.append(f"added {name}.{attr}")
-        for cid, (cls, before) in snap["classes"].items():
+        for cid, (cls, before, strict) in snap["classes"].items():
             now = cls.__dict__
             cname = f"{_getattr(cls, '__module__', '?')}.{cls.__qualname__}"
             for attr, old in before.items():
@@ -243,7 +268,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                 if new is not old and (_callable(old) or _callable(new) or _hasattr(old, "__get__")):
                     found.append(f"{'deleted' if new is MISSING else 'replaced'} {cname}.{attr}")
             for attr in _list(now):
-                if attr not in before and _callable(now.get(attr)):
+                if strict and attr not in before and (_callable(now.get(attr)) or _hasattr(now.get(attr), "__get__")):
                     found.append(f"added {cname}.{attr}")
         for fid, (fn, code, dflt, kwd) in snap["funcs"].items():
             if fn.__code__ is not code or fn.__defaults__ is not dflt or fn.__kwdefaults__ is not kwd:
@@ -254,10 +279,10 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
         return found
 
     def restore(snap):
-        for name, (mod, before) in snap["mods"].items():
+        for name, (mod, before, strict) in snap["mods"].items():
             now = mod.__dict__
             for attr in _list(now):
-                if attr not in before and not (name == "builtins" and attr in builtins_skip):
+                if strict and attr not in before and not (name == "builtins" and attr in builtins_skip):
                     new = now.get(attr)
                     if not (_isinstance(new, _ModuleType) and _modules.get(f"{name}.{attr}") is new):
                         del now[attr]
@@ -266,10 +291,10 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                     continue
                 if now.get(attr, MISSING) is not old:
                     now[attr] = old
-        for cid, (cls, before) in snap["classes"].items():
+        for cid, (cls, before, strict) in snap["classes"].items():
             now = cls.__dict__
             for attr in _list(now):
-                if attr not in before:
+                if strict and attr not in before:
                     try:
                         _type_delattr(cls, attr)
                     except _BaseException:
@@ -302,20 +327,47 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
             raise _PermissionError(f"blocked by the course grader: {reason}")
 
     # ------------------------------------------- guarded module attribute sets
+    snap = None
+
+    def library_set(mod, name, value, deleted=False):
+        """A library (no student frame on the stack: a lazy import, ipykernel's input
+        forwarding) rebinding a watched name is legitimate: take it into the snapshot."""
+        entry = snap["mods"].get(mod.__name__) if snap is not None else None
+        if entry is not None and entry[0] is mod:
+            if deleted:
+                entry[1].pop(name, None)
+            else:
+                entry[1][name] = value
+                if _type(value) is _FunctionType and _id(value) not in snap["funcs"]:
+                    snap["funcs"][_id(value)] = (value, value.__code__, value.__defaults__,
+                                                 value.__kwdefaults__)
+
     class GuardedModule(_ModuleType):
         def __setattr__(self, name, value):
-            if not state["busy"] and direct_student(_getframe(1)):
-                violation(f"assigned {self.__name__}.{name}", True)
+            if not state["busy"]:
+                caller = _getframe(1)
+                if direct_student(caller):
+                    violation(f"assigned {self.__name__}.{name}", True)
+                elif not student_on_stack(caller):
+                    state["busy"] = True
+                    try:
+                        library_set(self, name, value)
+                    finally:
+                        state["busy"] = False
             _mod_setattr(self, name, value)
 
         def __delattr__(self, name):
-            if not state["busy"] and direct_student(_getframe(1)):
-                violation(f"deleted {self.__name__}.{name}", True)
+            if not state["busy"]:
+                caller = _getframe(1)
+                if direct_student(caller):
+                    violation(f"deleted {self.__name__}.{name}", True)
+                elif not student_on_stack(caller):
+                    library_set(self, name, None, deleted=True)
             _mod_delattr(self, name)
 
     for name in watched_module_names():
         mod = _modules.get(name)
-        if _type(mod) is _ModuleType:
+        if _type(mod) is _ModuleType and is_strict(name):
             try:
                 mod.__class__ = GuardedModule
             except _BaseException:
@@ -323,7 +375,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
 
     snap = take()
     watched_ids = _set(snap["funcs"]) | _set(snap["classes"])
-    watched_ids |= _set(_id(m) for m, _ in snap["mods"].values())
+    watched_ids |= _set(_id(m) for m, _, _ in snap["mods"].values())
 
     # ------------------------------------------------------- return-value check
     proto = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__",
@@ -338,11 +390,14 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
         if got is None:
             got = False
             for k in t.__mro__:
-                mod = k.__dict__.get("__module__")
+                if k is _object:
+                    continue
+                mod = _getattr(k, "__module__", None)
                 m = _modules.get(mod) if _type(mod) is _str else None
                 file = _getattr(m, "__file__", None) if m is not None else None
-                lib = m is not None and (file is None and mod in sys.builtin_module_names
-                                         or _type(file) is _str and is_library_file(file))
+                lib = mod == "builtins" or m is not None and mod != "__main__" and (
+                    file is None and mod in sys.builtin_module_names
+                    or _type(file) is _str and is_library_file(file))
                 own = [v for v in k.__dict__.values() if _type(v) is _FunctionType
                        and not is_library_file(v.__code__.co_filename)]
                 if (not lib or own) and any(p in k.__dict__ for p in proto):
@@ -415,6 +470,20 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
             for tf in test_files:
                 state["current"] = tf.name
                 env = _dict(user_ns)
+                # The tests find np, torch, math... in the student's namespace: those
+                # names must be the installed modules, not look-alikes.
+                for base in cfg["bases"].get(tf.name, []):
+                    v = env.get(base, MISSING)
+                    want = cfg["aliases"].get(base)
+                    if _isinstance(v, _ModuleType):
+                        real = _modules.get(v.__name__)
+                        file = _getattr(v, "__file__", None)
+                        if real is not v or (_type(file) is _str and not is_library_file(file)):
+                            violation(f"the name {base!r} is bound to a look-alike of module "
+                                      f"{v.__name__!r}", False)
+                    elif want and v is not MISSING:
+                        violation(f"the name {base!r} (module {want!r} in the tests) is bound "
+                                  f"to a {_type(v).__name__}", False)
                 for k, v in _list(env.items()):
                     if _type(v) is _FunctionType and not is_library_file(v.__code__.co_filename):
                         env[k] = wrap(v)

@@ -47,6 +47,19 @@ def _no_new_session() -> None:
 
     launcher.Popen = popen
 
+    # ...and then it signals the kernel with killpg(its pgid): ours now. Signal the
+    # kernel process alone instead.
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    real_launch = LocalProvisioner.launch_kernel
+
+    async def launch_kernel(self, cmd, **kwargs):
+        info = await real_launch(self, cmd, **kwargs)
+        self.pgid = None
+        return info
+
+    LocalProvisioner.launch_kernel = launch_kernel
+
 
 def build_notebook(nb, job: dict):
     import nbformat

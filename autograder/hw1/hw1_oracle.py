@@ -167,12 +167,16 @@ def assert_close(got, expected, z, label: str, rtol: float = RTOL, atol: float =
 
 
 def _call(fn, label, *args, **kw):
+    """``fn(*args, **kw)``; an exception or a None result becomes an AssertionError that says so."""
     try:
-        return fn(*args, **kw)
+        out = fn(*args, **kw)
     except AssertionError:
         raise
     except Exception as exc:
         raise AssertionError(f"{label} raised {type(exc).__name__}: {exc}") from None
+    if out is None:
+        raise AssertionError(f"{label} returned None: is the function finished (does it `return`)?")
+    return out
 
 
 def _expected(name, which, z, params):

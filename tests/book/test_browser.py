@@ -69,7 +69,15 @@ def toc_pages() -> list[str]:
     return [f"{Path(f).with_suffix('')}.html" for f in files]
 
 
+def numbered_chapter_pages() -> list[str]:
+    """HTML paths of the chapters in the numbered part(s) of _toc.yml (each has figures)."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [f"{Path(c['file']).with_suffix('')}.html" for part in toc.get("parts", [])
+            if part.get("numbered") for c in part.get("chapters", [])]
+
+
 PAGES = toc_pages()
+CHAPTERS = numbered_chapter_pages()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -124,6 +132,10 @@ async () => {
     mjx: document.querySelectorAll("mjx-container").length,
     images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src,
                                                    ok: i.complete && i.naturalWidth > 0})),
+    // Images a notebook cell produced (figures), and whether each has a caption.
+    cellImages: Array.from(document.querySelectorAll("article .cell_output img, article figure img"))
+      .map(i => ({src: (i.currentSrc || i.src).slice(-60),
+                  captioned: !!(i.closest("figure") && i.closest("figure").querySelector("figcaption"))})),
     links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
     ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
     names: Array.from(document.querySelectorAll("a[name]")).map(e => e.getAttribute("name")),
@@ -220,7 +232,12 @@ def test_mathjax_typesets_every_formula(site):
         for raw in ("$$", r"\(", r"\)", r"\[", r"\]", r"\begin{", r"\frac"):
             if raw in info["text"]:
                 i = info["text"].index(raw)
-                problems.append(f"{rel}: raw {raw!r} in the visible text: ...{info['text'][max(0, i - 60):i + 60]!r}")
+                problems.append(f"{rel}: raw {raw!r} in the visible text: "
+                                f"...{info['text'][max(0, i - 60):i + 60]!r}")
+        # Inline TeX that never reached MathJax (e.g. "$N(0,1)$" in a table a cell printed).
+        inline = re.search(r"\$[^$\s][^$\n]{0,200}\$", info["text"])
+        if inline:
+            problems.append(f"{rel}: untypeset inline TeX in the visible text: {inline.group(0)!r}")
         if info["math"] and not info["mathjax"]:
             problems.append(f"{rel}: {info['math']} formulas but MathJax did not load")
         if info["mathUntypeset"]:
@@ -237,8 +254,28 @@ def test_every_image_loaded(site):
     broken = [f"{rel}: {img['src']}" for rel, info in _loaded(site).items()
               for img in info["images"] if not img["ok"]]
     assert not broken, "images with naturalWidth 0 (not loaded):\n" + "\n".join(broken)
-    figures = sum(len(info["images"]) for rel, info in _loaded(site).items() if "/0" in rel)
-    assert figures > 0, "no images at all in the chapters: the figures did not make it into the HTML"
+
+
+def test_every_chapter_shows_captioned_figures(site):
+    """Each numbered chapter draws figures at build time; each has a caption.
+
+    A chapter whose figures silently vanish (e.g. the kernel ran with a non-inline
+    matplotlib backend) shows only `<Figure size ...>` text instead of an image.
+    """
+    problems = []
+    for rel in CHAPTERS:
+        info = site["pages"].get(rel, {})
+        if info.get("status") != 200:
+            continue  # reported by test_every_toc_page_loads
+        if not info["cellImages"]:
+            problems.append(f"{rel}: no figure produced by a cell")
+        if "<Figure size" in info["text"]:
+            problems.append(f"{rel}: a figure was printed as text ('<Figure size ...>'), not drawn")
+        uncaptioned = [img["src"] for img in info["cellImages"] if not img["captioned"]]
+        if uncaptioned:
+            problems.append(f"{rel}: {len(uncaptioned)} figure(s) without a caption "
+                            f"(use the `mystnb: figure: caption:` cell metadata)")
+    assert not problems, "\n".join(problems)
 
 
 class _Anchors(html.parser.HTMLParser):

@@ -1,0 +1,211 @@
+"""Fast unit tests of the book's experiment helpers (``activation_course.experiments``).
+
+Oracles are independent of the code under test: polynomial least squares from
+``numpy.polynomial``, finite differences of scipy's sigmoid, hand-built networks
+whose dead units are known by construction, and known constants (1/4).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import expit
+
+from activation_course import experiments, reference
+
+
+def _target(x):
+    return np.abs(x) + 0.5 * np.sin(2 * np.pi * x)
+
+
+def _best_poly_sup_error(deg, n_train=1000, n_test=2001):
+    x_train, x_test = np.linspace(-1, 1, n_train), np.linspace(-1, 1, n_test)
+    p = np.polynomial.Polynomial.fit(x_train, _target(x_train), deg=deg)
+    return np.max(np.abs(p(x_test) - _target(x_test)))
+
+
+# --- random_feature_fit / width_sweep ---------------------------------------------
+
+@pytest.mark.parametrize("deg", [1, 2, 3])
+@pytest.mark.parametrize("width", [8, 64])
+def test_polynomial_activation_is_stuck_at_best_polynomial(deg, width):
+    """A degree-k activation spans exactly the polynomials of degree <= k."""
+    err = experiments.random_feature_fit(lambda z: z**deg, _target, width, seed=3)
+    assert err == pytest.approx(_best_poly_sup_error(deg), rel=1e-6)
+
+
+def test_non_polynomial_activation_keeps_improving():
+    errs = [experiments.random_feature_fit(np.tanh, _target, n, seed=0) for n in (4, 64, 256)]
+    best_cubic = _best_poly_sup_error(3)
+    assert errs[1] < 0.1 * best_cubic
+    assert errs[2] < errs[1] < errs[0]
+
+
+def test_smooth_target_is_fitted_to_high_accuracy():
+    err = experiments.random_feature_fit(expit, lambda x: np.sin(3 * x), 128, seed=1)
+    assert err < 1e-6
+
+
+def test_random_feature_fit_is_deterministic_in_its_seed():
+    a = experiments.random_feature_fit(np.tanh, _target, 16, seed=7)
+    b = experiments.random_feature_fit(np.tanh, _target, 16, seed=7)
+    c = experiments.random_feature_fit(np.tanh, _target, 16, seed=8)
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5])
+def test_random_feature_fit_rejects_bad_width(bad):
+    with pytest.raises(ValueError, match="width"):
+        experiments.random_feature_fit(np.tanh, _target, bad, seed=0)
+
+
+def test_random_feature_fit_rejects_empty_interval():
+    with pytest.raises(ValueError, match="interval"):
+        experiments.random_feature_fit(np.tanh, _target, 4, seed=0, interval=(1.0, -1.0))
+
+
+def test_width_sweep_shape_and_plateau():
+    widths = [2, 8, 32]
+    out = experiments.width_sweep({"square": lambda z: z**2, "tanh": np.tanh}, _target,
+                                  widths, seeds=(0, 1))
+    assert set(out) == {"square", "tanh"}
+    assert all(v.shape == (3,) for v in out.values())
+    assert out["square"][1] == pytest.approx(_best_poly_sup_error(2), rel=1e-6)
+    assert out["square"][2] == pytest.approx(_best_poly_sup_error(2), rel=1e-6)
+    assert out["tanh"][2] < 0.5 * out["square"][2]
+
+
+# --- derivative measurements ------------------------------------------------------
+
+def test_derivative_range_of_sigmoid_peaks_at_a_quarter():
+    lo, hi = experiments.derivative_range("sigmoid")
+    assert hi == pytest.approx(0.25, abs=1e-12)
+    assert 0 < lo < 1e-8
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    ("relu", {}, (0.0, 1.0)),
+    ("leaky_relu", {}, (0.01, 1.0)),
+    ("prelu", {"a": 0.3}, (0.3, 1.0)),
+])
+def test_derivative_range_of_rectifiers(name, params, expected):
+    assert experiments.derivative_range(name, **params) == pytest.approx(expected)
+
+
+def test_derivative_range_of_swish_matches_finite_differences():
+    z = np.linspace(-20, 20, 20_001)
+    h = 1e-5
+    swish = lambda t: t * expit(t)  # noqa: E731
+    fd = (swish(z + h) - swish(z - h)) / (2 * h)
+    lo, hi = experiments.derivative_range("swish", z)
+    assert lo == pytest.approx(fd.min(), abs=1e-8)
+    assert hi == pytest.approx(fd.max(), abs=1e-8)
+    assert lo < 0 < 1 < hi  # non-monotonic, overshoots 1
+
+
+def test_sigmoid_factor_products_bounded_by_quarter_power():
+    prods = experiments.sigmoid_factor_products(20, seed=0)
+    n = np.arange(1, 21)
+    assert prods.shape == (20,)
+    assert np.all(prods <= 0.25**n)
+    assert np.all(np.diff(prods) < 0)
+
+
+def test_sigmoid_factor_products_reach_bound_near_zero():
+    # With z ~ N(0, 1e-6^2) every factor is sigma'(~0) ~ 1/4.
+    prods = experiments.sigmoid_factor_products(10, z_std=1e-6, n_paths=100, seed=0)
+    np.testing.assert_allclose(prods, 0.25 ** np.arange(1, 11), rtol=1e-9)
+
+
+def test_sigmoid_factor_products_median_matches_finite_differences():
+    rng = np.random.default_rng(5)
+    z = 2.0 * rng.standard_normal((4000, 3))
+    h = 1e-5
+    d = (expit(z + h) - expit(z - h)) / (2 * h)
+    expected = np.median(np.cumprod(d, axis=1), axis=0)
+    got = experiments.sigmoid_factor_products(3, z_std=2.0, n_paths=4000, seed=5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_sigmoid_factor_products_rejects_zero_depth():
+    with pytest.raises(ValueError, match="depth"):
+        experiments.sigmoid_factor_products(0)
+
+
+# --- dying ReLU ---------------------------------------------------------------------
+
+def test_dead_unit_fraction_on_a_hand_built_layer():
+    lin = torch.nn.Linear(1, 4, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight[:] = torch.tensor([[-1.0], [1.0], [1.0], [0.0]], dtype=torch.float64)
+        lin.bias[:] = torch.tensor([-0.1, 0.1, -0.5, -1.0], dtype=torch.float64)
+    model = torch.nn.Sequential(lin, reference.torch_module("relu"),
+                                torch.nn.Linear(4, 1, dtype=torch.float64))
+    x = torch.linspace(0, 1, 11, dtype=torch.float64)[:, None]
+    # unit 0: -x - 0.1 < 0 everywhere (dead); unit 1 alive; unit 2 alive for x > 0.5;
+    # unit 3: constant -1 (dead)
+    assert experiments.dead_unit_fraction(model, x) == [0.5]
+
+
+def test_make_mlp_is_seeded_float64():
+    a = experiments.make_mlp("relu", seed=4, device="cpu")
+    b = experiments.make_mlp("relu", seed=4, device="cpu")
+    c = experiments.make_mlp("relu", seed=5, device="cpu")
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert pa.dtype == torch.float64
+        assert torch.equal(pa, pb)
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+def test_dying_relu_trial_relu_dead_units_get_no_gradient():
+    t = experiments.dying_relu_trial("relu", 3.0, seed=0, recovery_steps=0, device="cpu")
+    assert t["after"] > t["before"]
+    assert t["grad_norm_dead"] == 0.0
+
+
+def test_dying_relu_trial_leaky_units_still_get_gradient():
+    t = experiments.dying_relu_trial("leaky_relu", 3.0, seed=0, recovery_steps=0,
+                                     device="cpu")
+    assert t["after"] > 0
+    assert t["grad_norm_dead"] > 0.0
+
+
+def test_dying_relu_trial_small_step_changes_nothing():
+    t = experiments.dying_relu_trial("relu", 1e-4, seed=1, recovery_steps=0, device="cpu")
+    assert t["after"] == t["before"]
+
+
+# --- PReLU slope --------------------------------------------------------------------
+
+def test_prelu_slope_descent_converges_to_teacher():
+    hist = experiments.prelu_slope_descent(a_true=(0.3, 0.1), a_init=(0.0, 0.8),
+                                           lr=0.05, steps=300, seed=0)
+    assert hist.shape == (301, 2)
+    np.testing.assert_allclose(hist[0], [0.0, 0.8])
+    np.testing.assert_allclose(hist[-1], [0.3, 0.1], atol=1e-3)
+
+
+def test_prelu_slope_descent_stays_at_the_optimum():
+    hist = experiments.prelu_slope_descent(a_true=(0.2,), a_init=(0.2,), steps=5, seed=1)
+    np.testing.assert_allclose(hist, 0.2, atol=1e-12)
+
+
+def test_prelu_slope_descent_rejects_mismatched_layers():
+    with pytest.raises(ValueError, match="one slope per layer"):
+        experiments.prelu_slope_descent(a_true=(0.3, 0.1), a_init=(0.0,))
+
+
+# --- reference.numpy_fn ---------------------------------------------------------------
+
+def test_numpy_fn_values():
+    z = np.linspace(-30, 30, 301)
+    np.testing.assert_allclose(reference.numpy_fn("sigmoid")(z), expit(z), rtol=1e-14)
+    np.testing.assert_array_equal(reference.numpy_fn("relu")(z), np.maximum(z, 0))
+    np.testing.assert_allclose(reference.numpy_fn("swish", beta=2.0)(z), z * expit(2 * z),
+                               rtol=1e-13, atol=1e-300)
+
+
+def test_numpy_fn_unknown_name():
+    with pytest.raises(KeyError, match="unknown activation"):
+        reference.numpy_fn("gelu")

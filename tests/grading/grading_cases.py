@@ -1,0 +1,229 @@
+"""Submissions and helpers for the grading tool's tests.
+
+The fixture assignment ``fixtures/fixhw/fixhw.ipynb`` (an otter-assign master: q1
+relu 2 pts and q2 sigmoid 2 pts in numpy, q3 softplus 1 pt in torch) is built with
+``otter assign`` once per session into a temporary folder, so these tests do not
+depend on the course's assignments. Submissions are its solution notebook with
+cells replaced or appended; each case states the row it must get, with totals
+worked out by hand from the test points (q1, q2: two cases of 1 point; q3: two of
+0.5), never from the tool.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+MASTER = HERE / "fixtures" / "fixhw" / "fixhw.ipynb"
+
+
+def tool_env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+def run_tool(*args, timeout=900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "activation_course.grading", *map(str, args)],
+                          capture_output=True, text=True, env=tool_env(), timeout=timeout, cwd=REPO)
+
+
+def read_gradebook(path: Path) -> dict[str, dict]:
+    with open(path, newline="") as f:
+        return {row["submission"]: row for row in csv.DictReader(f)}
+
+
+# ------------------------------------------------------------------ submissions
+WRONG_RELU = "def relu(z):\n    return np.maximum(np.round(z), 0)\n"        # public passes, hidden fails
+WRONG_SIGMOID = "def sigmoid(z):\n    return np.zeros_like(np.asarray(z, dtype=float))\n"  # both fail
+WRONG_SOFTPLUS = "def softplus_t(z):\n    return z\n"                              # both fail
+
+
+def notebook(sol: Path, replace: dict[str, str] | None = None, append: list[str] = (),
+             meta: dict | None = None) -> nbformat.NotebookNode:
+    """The solution notebook with the cell defining ``name`` replaced and cells appended."""
+    nb = nbformat.read(sol, as_version=4)
+    for name, src in (replace or {}).items():
+        hits = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(f"def {name}(")]
+        assert len(hits) == 1, name
+        hits[0].source = src
+    for src in append:
+        nb.cells.append(nbformat.v4.new_code_cell(src))
+    for k, v in (meta or {}).items():
+        nb.metadata[k] = v
+    return nb
+
+
+@dataclass
+class Case:
+    name: str               # file name in the batch folder
+    status: str
+    total: float | None     # None: not checked (error/timeout/invalid rows have 0)
+    says: list[str] = field(default_factory=list)   # substrings of the message
+    scores: dict[str, float] | None = None
+
+
+def build_cases(sol: Path, folder: Path) -> list[Case]:
+    folder.mkdir(parents=True, exist_ok=True)
+    cases: list[Case] = []
+
+    def nb(name, case, **kw):
+        nbformat.write(notebook(sol, **kw), folder / name)
+        cases.append(case)
+
+    def raw(name, data: bytes, case):
+        (folder / name).write_bytes(data)
+        cases.append(case)
+
+    def zipped(name, members: dict[str, bytes], case):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for n, d in members.items():
+                z.writestr(n, d)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(buf.getvalue())
+        cases.append(case)
+
+    good = nbformat.writes(notebook(sol)).encode()
+    # --- correct and partially correct
+    nb("good.ipynb", Case("good.ipynb", "graded", 5.0, ["all tests passed"],
+                          {"q1": 2, "q2": 2, "q3": 1}))
+    nb("partial.ipynb", Case("partial.ipynb", "graded", 2.0, ["q1 1/2", "q2 0/2", "q3 0/1"],
+                             {"q1": 1, "q2": 0, "q3": 0}),
+       replace={"relu": WRONG_RELU, "sigmoid": WRONG_SIGMOID, "softplus_t": WRONG_SOFTPLUS})
+    zipped("nested/alice_export.zip", {"fixhw.ipynb": good, "data/notes.txt": b"my notes",
+                                       ".OTTER_LOG": b"\x80garbage"},
+           Case("nested/alice_export.zip", "graded", 5.0, ["from zip"]))
+    nb("kernel.ipynb", Case("kernel.ipynb", "graded", 5.0, ["'julia-1.9' replaced by the course's python3"]),
+       meta={"kernelspec": {"name": "julia-1.9", "display_name": "Julia", "language": "julia"}})
+    # --- broken files
+    raw("notjson.ipynb", b"this is { not json", Case("notjson.ipynb", "invalid", 0, ["not valid JSON"]))
+    raw("empty.ipynb", b"", Case("empty.ipynb", "invalid", 0, ["empty file"]))
+    raw("blank.ipynb", b"   \n", Case("blank.ipynb", "invalid", 0, ["empty file"]))
+    raw("notnb.ipynb", b'{"hello": [1, 2]}', Case("notnb.ipynb", "invalid", 0, ["without a list of cells"]))
+    raw("binary.ipynb", bytes(range(256)) * 4, Case("binary.ipynb", "invalid", 0, ["not UTF-8"]))
+    raw("badzip.zip", b"PK\x03\x04 truncated", Case("badzip.zip", "invalid", 0, ["not a zip"]))
+    zipped("nonb.zip", {"answers.txt": b"42"}, Case("nonb.zip", "invalid", 0, ["no notebook"]))
+    zipped("twonb.zip", {"a.ipynb": good, "b.ipynb": good}, Case("twonb.zip", "invalid", 0, ["2 notebooks"]))
+    zipped("escape.zip", {"fixhw.ipynb": good, "../../evil.py": b"x"},
+           Case("escape.zip", "invalid", 0, ["unsafe path"]))
+    other = notebook(sol)
+    other.metadata["otter"] = {"assignment_name": "hw9"}
+    nbformat.write(other, folder / "other.ipynb")
+    cases.append(Case("other.ipynb", "invalid", 0, ["assignment 'hw9', not 'fixhw'"]))
+    # --- student code that misbehaves
+    nb("toplevel.ipynb", Case("toplevel.ipynb", "graded", 3.0, ["ZeroDivisionError", "q2 0/2"]),
+       replace={"sigmoid": "1 / 0\n" + "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"})
+    nb("ellipsis.ipynb", Case("ellipsis.ipynb", "graded", 3.0, ["q2 0/2"]),
+       replace={"sigmoid": "def sigmoid(z):\n    ...\n"})
+    nb("sysexit.ipynb", Case("sysexit.ipynb", "graded", 3.0, ["q1 0/2"]),
+       replace={"relu": "import sys\ndef relu(z):\n    sys.exit('bye')\n"})
+    nb("osexit.ipynb", Case("osexit.ipynb", "error", 0, ["kernel died"]),
+       append=["import os\nos._exit(3)"])
+    nb("flood.ipynb", Case("flood.ipynb", "graded", 5.0, ["output flood"]),
+       append=["import sys\nchunk = 'x' * (8 * 2**20)\nfor _ in range(40):\n    sys.stdout.write(chunk)\n"])
+    nb("memory.ipynb", Case("memory.ipynb", "graded", 5.0, ["MemoryError", "ran out of memory"]),
+       append=["big = np.ones(2**33)"])
+    # --- tampering: each must be flagged, and earn nothing from what it tampered with
+    nb("t_assign.ipynb", Case("t_assign.ipynb", "flagged", 3.0, ["assigned numpy.allclose"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["np.allclose = lambda *a, **k: True"])
+    nb("t_vars.ipynb", Case("t_vars.ipynb", "flagged", 3.0, ["replaced numpy.allclose", "allclose"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["vars(np)['allclose'] = lambda *a, **k: True",
+               "np.isclose.__code__ = (lambda a, b, rtol=1e-05, atol=1e-08, equal_nan=False: True).__code__"])
+    nb("t_mock.ipynb", Case("t_mock.ipynb", "flagged", 3.0, ["replaced numpy.allclose"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["from unittest import mock\nmock.patch.object(np, 'allclose', lambda *a, **k: True).start()"])
+    nb("t_testing.ipynb", Case("t_testing.ipynb", "flagged", 4.0, ["numpy.testing.assert_allclose"], {"q1": 1}),
+       replace={"relu": WRONG_RELU},
+       append=["setattr(np.testing, 'assert_allclose', lambda *a, **k: None)"])
+    nb("t_torch.ipynb", Case("t_torch.ipynb", "flagged", 4.0, ["torch"], {"q3": 0}),
+       replace={"softplus_t": WRONG_SOFTPLUS},
+       append=["torch.testing.assert_close = lambda *a, **k: None",
+               "torch.allclose = lambda *a, **k: True",
+               "torch.Tensor.allclose = lambda *a, **k: True"])
+    nb("t_builtins.ipynb", Case("t_builtins.ipynb", "flagged", 3.0, ["builtins.abs"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["import builtins\nbuiltins.abs = lambda x: 0.0",
+               "builtins.__dict__['isinstance'] = lambda *a: True"])
+    nb("t_otter.ipynb", Case("t_otter.ipynb", "flagged", 0.0, ["OKTestFile.run"]),
+       replace={"relu": "def relu(z):\n    return z\n", "sigmoid": WRONG_SIGMOID, "softplus_t": WRONG_SOFTPLUS},
+       append=["import otter.test_files.ok_test as ok, otter.test_files.abstract_test as at\n"
+               "def run(self, env):\n"
+               "    self.test_case_results = [at.TestCaseResult(tc, 'ok', True) for tc in self.test_cases]\n"
+               "ok.OKTestFile.run = run",
+               "at.TestFile.score = property(lambda self: self.possible)",
+               "import doctest\ndoctest.DocTestRunner.run = lambda self, *a, **k: doctest.TestResults(0, 1)",
+               "import otter.test_files\notter.test_files.GradingResults.total = property(lambda s: 5)"])
+    nb("t_namespace.ipynb", Case("t_namespace.ipynb", "flagged", 1.0, ["'np'"], {"q1": 0, "q2": 0, "q3": 1}),
+       replace={"relu": WRONG_RELU, "sigmoid": WRONG_SIGMOID},
+       append=["import types, numpy as _np\n"
+               "np = types.SimpleNamespace(allclose=lambda *a, **k: True, linspace=_np.linspace,\n"
+               "    array=_np.array, where=_np.where, float32=_np.float32,\n"
+               "    testing=types.SimpleNamespace(assert_allclose=lambda *a, **k: None))\n"
+               "def relu(z):\n    return _np.maximum(_np.round(z), 0)\n"
+               "def sigmoid(z):\n    return _np.zeros_like(_np.asarray(z, dtype=float))\n"])
+    nb("t_calltime.ipynb", Case("t_calltime.ipynb", "flagged", 3.0, ["while its tests ran"], {"q1": 0}),
+       replace={"relu": "def relu(z):\n"
+                        "    np.testing.assert_allclose = lambda *a, **k: None\n"
+                        "    vars(np)['allclose'] = lambda *a, **k: True\n"
+                        "    return np.round(z)\n"})
+    nb("t_liar.ipynb", Case("t_liar.ipynb", "flagged", 3.0, ["returned an object of class"], {"q1": 0}),
+       replace={"relu": "class Liar(np.ndarray):\n"
+                        "    def __array_function__(self, func, types, args, kwargs):\n"
+                        "        return True\n"
+                        "    def __eq__(self, other):\n        return True\n"
+                        "def relu(z):\n    return np.asarray(z).view(Liar)\n"})
+    nb("t_frames.ipynb", Case("t_frames.ipynb", "flagged", 3.0, ["sys._getframe"], {"q2": 0}),
+       replace={"sigmoid": "import sys\n"
+                           "def sigmoid(z):\n"
+                           "    f = sys._getframe(1)\n"
+                           "    return f.f_locals.get('expected', np.zeros(1))\n"})
+    nb("t_traceback.ipynb", Case("t_traceback.ipynb", "flagged", 3.0, ["tb_frame"], {"q2": 0}),
+       replace={"sigmoid": "def sigmoid(z):\n"
+                           "    try:\n        raise ValueError\n"
+                           "    except ValueError as e:\n        f = e.__traceback__.tb_frame.f_back\n"
+                           "    return np.zeros(1)\n"})
+    nb("t_tests_dir.ipynb", Case("t_tests_dir.ipynb", "flagged", 3.0, ["tests folder"], {"q1": 0}),
+       replace={"relu": "def relu(z):\n    return z\n"},
+       append=["open('tests/q1.py', 'w').write('OK_FORMAT = True\\ntest = {\"name\": \"q1\", \"points\": 2, "
+               "\"suites\": [{\"cases\": [{\"code\": \">>> True\\\\nTrue\", \"hidden\": False}], "
+               "\"type\": \"doctest\"}]}\\n')"])
+    nb("t_thread.ipynb", Case("t_thread.ipynb", "flagged", 3.0, ["numpy.allclose"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["import threading, time\n"
+               "fake = lambda *a, **k: True\n"
+               "def keep():\n"
+               "    while True:\n"
+               "        vars(np)['allclose'] = fake\n"
+               "        time.sleep(0.001)\n"
+               "threading.Thread(target=keep, daemon=True).start()\ntime.sleep(0.1)"])
+    nb("t_escape.ipynb", Case("t_escape.ipynb", "flagged", 3.0, ["ctypes", "gc.get_objects", "sys.settrace"],
+                              {"q1": 0}),
+       replace={"relu": "def relu(z):\n    return z\n"},
+       append=["import ctypes\nctypes.string_at(id(np.allclose), 8)",
+               "import gc\nguards = [o for o in gc.get_objects() if callable(o)]",
+               "import sys\nsys.settrace(lambda *a: None)"])
+    nb("t_finish.ipynb", Case("t_finish.ipynb", "flagged", 3.0, ["finish"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["import sys\nsys.audit('acgrade.finish', 'a-guess')\nnp.allclose = None"])
+    zipped("t_shadow.zip", {"fixhw.ipynb": good,
+                            "numpy.py": b"allclose = lambda *a, **k: True\n"},
+           Case("t_shadow.zip", "flagged", 5.0, ["numpy.py"]))
+    return cases
+
+

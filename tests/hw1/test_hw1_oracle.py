@@ -1,0 +1,205 @@
+"""Fast checks of Assignment 1's hidden-test oracle (solutions/hw1/hw1_oracle.py), without otter.
+
+The oracle must agree with closed forms written here, independently of it and
+of the master solution; its checks must pass sound implementations and fail
+broken ones with a message that names the problem. Also: the autograder zip
+ships the oracle but none of the solution's source, and the points add up.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from otter_support import autograder_zip, max_scores, solution_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("hw1_oracle", REPO / "solutions" / "hw1" / "hw1_oracle.py")
+O = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = O
+_spec.loader.exec_module(O)
+
+Z = np.array([-30.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 0.5, 2.0, 10.0, 30.0])
+
+
+# ------------------------------------------------------------ the oracle itself
+
+def test_oracle_matches_closed_forms():
+    s = expit(Z)
+    sp = np.logaddexp(0.0, Z)
+    t = np.tanh(sp)
+    cases = {
+        ("sigmoid", "f"): s,
+        ("sigmoid", "df"): s * expit(-Z),
+        ("relu", "f"): np.where(Z > 0, Z, 0.0),
+        ("relu", "df"): (Z >= 0).astype(float),
+        ("leaky_relu", "df"): np.where(Z >= 0, 1.0, 0.01),
+        ("softplus", "f"): sp,
+        ("softplus", "df"): s,
+        ("mish", "f"): Z * t,
+        ("mish", "df"): t + Z * s / np.cosh(sp) ** 2,
+    }
+    for (name, which), expected in cases.items():
+        np.testing.assert_allclose(O.oracle(name, Z)[which], expected, rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{name} {which}")
+
+
+def test_oracle_parameters():
+    beta = 1.7
+    u = beta * Z
+    out = O.oracle("swish", Z, beta=beta)
+    np.testing.assert_allclose(out["f"], Z * expit(u), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(out["df"], expit(u) + u * expit(u) * expit(-u), rtol=1e-8, atol=1e-12)
+    # autograd's sigmoid backward forms s (1 - s), which loses relative accuracy for large u:
+    # still far inside the grading tolerance (rtol 1e-6, atol 1e-10)
+    np.testing.assert_allclose(out["dbeta"], Z ** 2 * expit(u) * expit(-u), rtol=1e-8, atol=1e-12)
+    out = O.oracle("prelu", Z, a=0.3)
+    np.testing.assert_allclose(out["f"], np.where(Z >= 0, Z, 0.3 * Z))
+    np.testing.assert_allclose(out["df"], np.where(Z >= 0, 1.0, 0.3))
+
+
+def test_oracle_prelu_da_by_hand():
+    # z of shape (N=2, C=2, 1, 2); one slope per channel; dL/da_c = sum over n, w of upstream * z where z < 0
+    z = np.array([[[[-1.0, 2.0]], [[-3.0, -4.0]]], [[[0.0, -5.0]], [[6.0, 0.5]]]])
+    up = np.array([[[[1.0, 9.0]], [[2.0, 1.0]]], [[[9.0, 3.0]], [[9.0, 9.0]]]])
+    a = np.array([0.1, 0.2]).reshape(2, 1, 1)
+    da = O.oracle("prelu", z, a=a, upstream=up)["da"]
+    assert da.shape == (2, 1, 1)
+    np.testing.assert_allclose(da.ravel(), [1 * -1 + 3 * -5, 2 * -3 + 1 * -4])
+    assert float(O.oracle("prelu", z, a=0.25, upstream=up)["da"]) == pytest.approx(-16 - 10)
+
+
+def test_oracle_edge_values():
+    assert float(O.oracle("mish", 0.0)["df"]) == pytest.approx(0.6, abs=1e-15)
+    assert float(O.oracle("relu", 0.0)["df"]) == 1.0
+    big = O.oracle("softplus", np.array([-1000.0, 1000.0]))
+    np.testing.assert_array_equal(big["f"], [0.0, 1000.0])
+    for name in ("sigmoid", "swish", "softplus", "mish"):
+        for which, v in O.oracle(name, O.float64_grid()).items():
+            assert np.isfinite(v).all(), (name, which)
+
+
+def test_grids_cover_the_ranges():
+    g64, g32 = O.float64_grid(), O.float32_grid()
+    assert g64.min() == -1000 and g64.max() == 1000 and 0.0 in g64
+    assert g32.dtype == np.float32
+    assert np.finfo(np.float32).max in g32 and -np.finfo(np.float32).max in g32
+    assert np.isfinite(g32).all()
+
+
+# ------------------------------------------------------------ the checks can pass and fail
+
+def _stable_sigmoid(z):
+    return expit(z)
+
+
+def _naive_sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z)))
+
+
+def test_checks_pass_sound_code():
+    O.check_values(_stable_sigmoid, "sigmoid", "f")
+    O.check_values(_stable_sigmoid, "sigmoid", "f", inputs="extreme")
+    O.check_stable(_stable_sigmoid, "sigmoid", "f")
+    O.check_contracts(_stable_sigmoid, "sigmoid", "f")
+    O.check_numerical_grad_default_h(lambda f, z, h=1e-5: (f(np.asarray(z, float) + h) - f(np.asarray(z, float) - h)) / (2 * h))
+
+
+def test_values_check_fails_and_names_the_input():
+    with pytest.raises(AssertionError, match=r"sigmoid\(z\) is wrong .* z = "):
+        O.check_values(lambda z: np.asarray(z) * 0 + 0.5, "sigmoid", "f")
+    # the wrong convention at the kink
+    with pytest.raises(AssertionError, match=r"relu_grad\(z\) is wrong at 1 of .* z = 0: expected 1, got 0"):
+        O.check_values(lambda z: (np.asarray(z) > 0).astype(float), "relu", "df")
+
+
+def test_stability_check_flags_overflow_but_values_check_does_not():
+    O.check_values(_naive_sigmoid, "sigmoid", "f", inputs="extreme")  # right values, with warnings
+    with pytest.raises(AssertionError, match=r"unstable on float64 .*overflow.*z = -1000"):
+        O.check_stable(_naive_sigmoid, "sigmoid", "f")
+
+
+def test_stability_check_flags_float32_only_overflow():
+    def sq_first(z, beta=1.0):
+        z = np.asarray(z)
+        return z ** 2 * expit(beta * z) * expit(-beta * z)
+    O.check_values(sq_first, "swish", "dbeta")
+    with pytest.raises(AssertionError, match=r"unstable on float32"):
+        O.check_stable(sq_first, "swish", "dbeta")
+
+
+def test_mish_zero_check():
+    def note_identity(z):
+        z = np.asarray(z)
+        sp = np.logaddexp(0, z)
+        return (1 - np.tanh(sp) ** 2) * z * expit(z) + z * np.tanh(sp) / z
+    with pytest.raises(AssertionError, match=r"at z = 0 .*division by z"):
+        O.check_mish_grad_at_zero(note_identity)
+
+
+def test_contract_check_catches_in_place_and_dtype():
+    def in_place(z):
+        z[z < 0] = 0
+        return z
+    with pytest.raises(AssertionError, match="in place"):
+        O.check_contracts(in_place, "relu", "f")
+    with pytest.raises(AssertionError, match="float32 in must give float32 out"):
+        O.check_contracts(lambda z: (np.asarray(z) >= 0).astype(float), "relu", "df")
+    with pytest.raises(AssertionError, match=r"returned None"):
+        O.check_contracts(lambda z: None, "relu", "f")
+
+
+def test_prelu_grad_a_check_needs_the_right_reduction():
+    def dense(z, a, upstream):
+        return upstream * np.where(z < 0, z, 0.0)
+    O.check_prelu_grad_a(dense, "dense")
+    with pytest.raises(AssertionError, match=r"shape of a"):
+        O.check_prelu_grad_a(dense, "channel")
+
+
+def test_numerical_grad_checks_reject_one_sided_differences():
+    def forward(f, z, h=1e-5):
+        z = np.asarray(z, float)
+        return (f(z + h) - f(z)) / h
+    with pytest.raises(AssertionError):
+        O.check_numerical_grad_default_h(forward)
+    with pytest.raises(AssertionError, match=r"3 z\*\*2 \+ h\*\*2"):
+        O.check_numerical_grad_step(forward)
+
+
+# ------------------------------------------------------------ the generated autograder
+
+def test_points_add_up_to_100():
+    scores = max_scores("hw1")
+    assert len(scores) == 9 and sum(scores.values()) == 100
+
+
+def test_autograder_zip_ships_the_oracle_but_no_solution_source():
+    nb = json.loads(solution_notebook("hw1").read_text())
+    lines = set()
+    for cell in nb["cells"]:
+        if "otter_assign_solution_cell" not in cell["metadata"].get("tags", []):
+            continue
+        inside = False
+        for line in "".join(cell["source"]).splitlines():
+            if "END SOLUTION" in line:
+                inside = False
+            if inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                lines.add(line.strip())
+            if "BEGIN SOLUTION" in line:
+                inside = True
+    assert len(lines) >= 20
+    with zipfile.ZipFile(autograder_zip("hw1")) as z:
+        names = z.namelist()
+        assert "files/hw1_oracle.py" in names
+        for name in names:
+            text = z.read(name).decode("utf-8", "replace")
+            leaked = [line for line in lines if line in text]
+            assert not leaked, f"{name} contains solution lines: {leaked[:3]}"
