@@ -12,7 +12,6 @@ TORCH_INDEX ?=
 STAMP   := $(VENV)/.installed
 MATHJAX := book/_vendor/mathjax/es5/tex-chtml.js
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 JB_FLAGS := -n -W --keep-going

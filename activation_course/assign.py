@@ -9,7 +9,10 @@ stable names and byte-stable contents:
 * ``autograder/<hw>/<hw>-autograder.zip``: the zip for ``otter run``, ``otter grade``
   and Gradescope (otter puts a timestamp in its name; we drop it);
 * ``autograder/<hw>/<hw>.ipynb``: the solution notebook, for instructors;
-* ``autograder/<hw>/otter_config.json``.
+* ``autograder/<hw>/otter_config.json`` and any support files the master lists.
+
+``autograder/<hw>/`` and ``assignments/<hw>/`` are wholly generated: both are
+emptied first.
 
 Generated notebooks get deterministic cell ids and zips get fixed member dates, so
 regenerating an unchanged master rewrites identical bytes and a diff means the
@@ -101,10 +104,9 @@ def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> 
         for nb in student_dir.rglob("*.ipynb"):
             _normalise_notebook(nb)
 
-        autograder_dir.mkdir(parents=True, exist_ok=True)
-        for old in autograder_dir.glob(f"{hw}*"):
-            if old.is_file():
-                old.unlink()
+        if autograder_dir.exists():
+            shutil.rmtree(autograder_dir)
+        autograder_dir.mkdir(parents=True)
         for item in sorted((dist / "autograder").iterdir()):
             if item.suffix == ".zip":
                 _rewrite_zip(item, autograder_dir / f"{hw}-autograder.zip")
@@ -122,10 +124,9 @@ def generated_files(student_dir: Path, autograder_dir: Path, hw: str) -> dict[st
     for p in sorted(student_dir.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts:
             files[f"assignments/{hw}/{p.relative_to(student_dir)}"] = p.read_bytes()
-    for name in (f"{hw}-autograder.zip", f"{hw}.ipynb", "otter_config.json"):
-        p = autograder_dir / name
-        if p.exists():
-            files[f"autograder/{hw}/{name}"] = p.read_bytes()
+    for p in sorted(autograder_dir.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            files[f"autograder/{hw}/{p.relative_to(autograder_dir)}"] = p.read_bytes()
     return files
 
 

@@ -196,8 +196,8 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
     model = make_mlp(activation, seed=seed + 1000, device=device)
 
     def frac():
-        return float(np.mean(np.concatenate(
-            [np.full(64, f) for f in dead_unit_fraction(model, x)])))
+        # both hidden layers have 64 units: the mean of the layers' fractions is the overall one
+        return float(np.mean(dead_unit_fraction(model, x)))
 
     before = frac()
     sgd_steps(model, x, y, lr=lr, steps=1)
@@ -232,8 +232,9 @@ def toy_regression(n: int = 512, *, seed: int, device: str | torch.device = "aut
 # Chapter 2: PReLU learns its slope
 # ---------------------------------------------------------------------------
 
-def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.5, steps: int = 200,
-                        n: int = 256, width: int = 16, seed: int = 0) -> np.ndarray:
+def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.05, steps: int = 200,
+                        n: int = 256, width: int = 16, seed: int = 0,
+                        device: str | torch.device = "auto") -> np.ndarray:
     """Learn PReLU slopes ``a^l`` (one per layer) by gradient descent; return the history.
 
     A teacher network ``y = w^T f_L(W_L ... f_1(W_1 x))`` with PReLU slopes
@@ -246,12 +247,13 @@ def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.5, steps:
     """
     if len(a_true) != len(a_init):
         raise ValueError("a_true and a_init need one slope per layer each")
-    gen = torch.Generator().manual_seed(seed)
+    dev = _device(device)
+    gen = torch.Generator().manual_seed(seed)  # drawn on the CPU: same data on any device
     d = 4
-    Ws = [torch.randn(width, d if l == 0 else width, generator=gen, dtype=torch.float64)
-          / np.sqrt(d if l == 0 else width) for l in range(len(a_true))]
-    w_out = torch.randn(width, 1, generator=gen, dtype=torch.float64) / np.sqrt(width)
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    Ws = [(torch.randn(width, d if l == 0 else width, generator=gen, dtype=torch.float64)
+           / np.sqrt(d if l == 0 else width)).to(dev) for l in range(len(a_true))]
+    w_out = (torch.randn(width, 1, generator=gen, dtype=torch.float64) / np.sqrt(width)).to(dev)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64).to(dev)
     prelu = reference.ACTIVATIONS["prelu"]
 
     def forward(slopes):
@@ -261,13 +263,14 @@ def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.5, steps:
         return h @ w_out
 
     with torch.no_grad():
-        y = forward([torch.tensor(float(a), dtype=torch.float64) for a in a_true])
-    a = torch.tensor([float(v) for v in a_init], dtype=torch.float64, requires_grad=True)
-    history = [a.detach().clone().numpy()]
+        y = forward([torch.tensor(float(a), dtype=torch.float64, device=dev) for a in a_true])
+    a = torch.tensor([float(v) for v in a_init], dtype=torch.float64, device=dev,
+                     requires_grad=True)
+    history = [a.detach().cpu().numpy().copy()]
     for _ in range(steps):
         loss = torch.mean((forward(list(a.unbind())) - y) ** 2)
         (grad,) = torch.autograd.grad(loss, a)
         with torch.no_grad():
             a -= lr * grad
-        history.append(a.detach().clone().numpy())
+        history.append(a.detach().cpu().numpy().copy())
     return np.asarray(history)

@@ -44,7 +44,7 @@ ActivationFactory = Callable[[], nn.Module]
 #: sigmoid network visibly struggles within the default budget.
 DEFAULT_HIDDEN: tuple[int, ...] = (64,) * 6
 DEFAULT_EPOCHS = 15
-DEFAULT_LR = 0.05
+DEFAULT_LR = 0.02
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_BATCH_SIZE = 64
 METRICS = ("train_loss", "test_loss", "test_acc")

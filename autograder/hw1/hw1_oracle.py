@@ -150,7 +150,7 @@ def _as_result(out, label: str) -> np.ndarray:
 
 
 def assert_close(got, expected, z, label: str, rtol: float = RTOL, atol: float = ATOL) -> None:
-    """Assert ``got`` matches ``expected`` in shape and value; name the worst inputs."""
+    """Assert ``got`` matches ``expected`` in shape and value; name the first inputs that fail."""
     got = _as_result(got, label)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:

@@ -14,6 +14,18 @@ from scipy.special import expit
 from activation_course import experiments, reference
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one thread is fastest, and many threads thrash a shared CPU."""
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
 def _target(x):
     return np.abs(x) + 0.5 * np.sin(2 * np.pi * x)
 

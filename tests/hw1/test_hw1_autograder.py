@@ -109,7 +109,11 @@ def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
         notebooks[f"rewrites-{i}"] = packed_notebook(items, root / f"rewrites-{i}")
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
+    # shown with `pytest -s`: what each item scored on the question(s) it targets
     print(f"\nhw1: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
+    for item in MUTANTS + REWRITES:
+        got = ", ".join(f"{q} {scores[ROUND_OF[item.id]][q]:g}" for q in _questions(item))
+        print(f"  {type(item).__name__.lower():8s} {item.id:30s} {got}")
     return scores
 
 

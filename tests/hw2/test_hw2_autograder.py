@@ -1,56 +1,85 @@
-"""Assignment 2 through the real autograder: every variant graded by ``otter run``.
+"""Assignment 2 through the real autograder: ``otter run`` with the committed zip.
 
-Each wrong implementation in ``hw2_variants.OTTER_WRONG`` must lose points on its own
-question and on no question outside the ones it may propagate to; the solution and
-each correct alternative in ``hw2_variants.RIGHT`` must keep full marks. All the
+Every wrong implementation of ``hw2_variants.WRONG`` must lose points on its own
+question, and a notebook may lose points only on the questions its mistakes aim at or
+may propagate to; the solution and each correct alternative of ``hw2_variants.RIGHT``
+must keep full marks. The mistakes are graded in groups (see ``OTTER_GROUPS``); all
 notebooks are graded once, in parallel, by a module-scoped fixture.
 """
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hw2_variants import OTTER_WRONG, RIGHT, WRONG  # noqa: E402
-from otter_support import max_scores, otter_run_many, solution_notebook, variant  # noqa: E402
+from hw2_variants import OTTER_GROUPS, RIGHT, WRONG  # noqa: E402
+from otter_support import autograder_zip, otter_run_many, solution_notebook, variant  # noqa: E402
 
 HW = "hw2"
 pytestmark = pytest.mark.slow
+
+
+def _full_marks() -> dict[str, float]:
+    """Points per question from the zip's exception-based test files (name, points)."""
+    out = {}
+    with zipfile.ZipFile(autograder_zip(HW)) as z:
+        for name in z.namelist():
+            if name.startswith("tests/") and name.endswith(".py"):
+                mod: dict = {}
+                exec(z.read(name).decode(), mod)
+                out[mod["name"]] = float(mod["points"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def full():
+    return _full_marks()
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("hw2-variants")
     notebooks = {"solution": solution_notebook(HW)}
-    for name in OTTER_WRONG:
-        notebooks[name] = variant(HW, WRONG[name][2], root / name)
+    for group, names in OTTER_GROUPS.items():
+        notebooks[group] = variant(HW, "\n\n".join(WRONG[n][2] for n in names), root / group)
     for name, code in RIGHT.items():
         notebooks[f"right-{name}"] = variant(HW, code, root / f"right-{name}")
-    return otter_run_many(HW, notebooks)
+    graded = otter_run_many(HW, notebooks)
+    # The score table, for `pytest -s` and for the report of a run.
+    questions = sorted(graded["solution"])
+    print("\n" + " ".join(["notebook".ljust(24)] + [q.split("_")[0].rjust(4) for q in questions]))
+    for name, scores in graded.items():
+        print(" ".join([name.ljust(24)] + [f"{scores[q]:4g}" for q in questions]))
+    return graded
 
 
-@pytest.fixture(scope="module")
-def full():
-    return max_scores(HW)
+def test_groups_cover_every_mistake_once_and_are_attributable():
+    listed = [n for names in OTTER_GROUPS.values() for n in names]
+    assert sorted(listed) == sorted(WRONG) and len(WRONG) >= 10 and len(RIGHT) >= 3
+    for names in OTTER_GROUPS.values():
+        aims = [WRONG[n][0] for n in names]
+        assert len(set(aims)) == len(aims), f"two mistakes aim at the same question: {names}"
+        reach = {q for n in names for q in WRONG[n][1]}
+        assert not reach & set(aims), f"a mistake in {names} can reach another's question"
 
 
 def test_solution_scores_full_marks(graded, full):
+    assert sum(full.values()) == 77  # + 23 points of written answers = 100
     assert graded["solution"] == full
 
 
-def test_suite_size():
-    assert len(OTTER_WRONG) >= 10 and len(RIGHT) >= 3
-
-
-@pytest.mark.parametrize("name", OTTER_WRONG)
+@pytest.mark.parametrize("name", sorted(WRONG))
 def test_wrong_implementation_loses_points_on_its_question(graded, full, name):
-    question, may_also_lose, _ = WRONG[name]
-    scores = graded[name]
+    group = next(g for g, names in OTTER_GROUPS.items() if name in names)
+    question = WRONG[name][0]
+    scores = graded[group]
     assert scores[question] < full[question], f"{name}: full marks on {question}: {scores}"
-    unexpected = {q: s for q, s in scores.items() if s < full[q] and q != question and q not in may_also_lose}
-    assert not unexpected, f"{name} also loses points on {unexpected}"
+    allowed = {q for n in OTTER_GROUPS[group] for q in (WRONG[n][0], *WRONG[n][1])}
+    unexpected = {q: s for q, s in scores.items() if s < full[q] and q not in allowed}
+    assert not unexpected, f"{group} ({', '.join(OTTER_GROUPS[group])}) also loses points on {unexpected}"
 
 
 @pytest.mark.parametrize("name", sorted(RIGHT))
