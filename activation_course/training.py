@@ -43,7 +43,7 @@ ActivationFactory = Callable[[], nn.Module]
 #: Hidden widths of the default network: deep enough (six hidden layers) that a
 #: sigmoid network visibly struggles within the default budget.
 DEFAULT_HIDDEN: tuple[int, ...] = (64,) * 6
-DEFAULT_EPOCHS = 15
+DEFAULT_EPOCHS = 10
 DEFAULT_LR = 0.02
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_BATCH_SIZE = 64

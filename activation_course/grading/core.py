@@ -67,6 +67,7 @@ class Assignment:
     max_points: dict[str, float]
     watch: list[str]
     bases: dict[str, list[str]] = field(default_factory=dict)
+    support: list[str] = field(default_factory=list)
     seed: int | None = None
     seed_variable: str | None = None
     extract_dir: Path | None = None
@@ -122,12 +123,24 @@ def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
                 mod = ALIASES.get(base) or (base if _installed(base) else None)
                 if mod:
                     mods.append(mod)
+            for chain in _attribute_chains(src):
+                root = ALIASES.get(chain[0]) or chain[0]
+                if root in mods:  # np.testing.x -> numpy.testing (lazily loaded otherwise)
+                    parts = root.split(".") + chain[1:]
+                    for k in range(len(root.split(".")) + 1, len(parts)):
+                        if _installed(".".join(parts[:k])):
+                            mods.append(".".join(parts[:k]))
             for mod in mods:
                 if mod not in watch:
                     watch.append(mod)
         bases[tf.name] = sorted(found)
+    # Support modules the autograder ships in files/ (hw1_oracle.py): the tests import
+    # them, so the guard imports and watches them too (the autograder's copy, always).
+    files_dir = extract / "files"
+    support = [m for m in watch if (files_dir / f"{m}.py").is_file() or (files_dir / m / "__init__.py").is_file()]
+    watch = [m for m in watch if m not in support]
     questions = sorted(max_points, key=_natural)
-    return Assignment(name=name, zip_path=zip_path, questions=questions, max_points=max_points,
+    return Assignment(support=support, name=name, zip_path=zip_path, questions=questions, max_points=max_points,
                       watch=watch, bases=bases, seed=config.get("seed"), seed_variable=config.get("seed_variable"),
                       extract_dir=extract)
 
@@ -141,14 +154,18 @@ ALIASES = {"np": "numpy", "torch": "torch", "math": "math", "F": "torch.nn.funct
 def _installed(name: str) -> bool:
     import importlib.util
 
-    if not name.isidentifier() or name in ("self", "test"):
+    if not all(p.isidentifier() for p in name.split(".")) or name in ("self", "test"):
         return False
     try:
         spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
+    except (ImportError, ValueError, AttributeError):
         return False
-    return spec is not None and spec.origin not in (None, "namespace") and not str(
-        spec.origin).startswith(os.getcwd() + os.sep)
+    if spec is None or spec.origin in (None, "namespace"):
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    origin = os.path.realpath(spec.origin)
+    return any(origin.startswith(root + os.sep) for root in library_roots())
 
 
 def _doctest_source(src: str) -> str:
@@ -171,6 +188,23 @@ def _attribute_bases(src: str) -> set[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             assigned.update((al.asname or al.name).split(".")[0] for al in node.names)
     return used - assigned
+
+
+def _attribute_chains(src: str) -> list[list[str]]:
+    """Dotted names in test code: ``np.testing.assert_allclose`` -> ['np', 'testing', ...]."""
+    try:
+        tree = ast.parse(_doctest_source(src))
+    except SyntaxError:
+        return []
+    chains = []
+    for node in ast.walk(tree):
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if parts and isinstance(node, ast.Name):
+            chains.append([node.id] + parts[::-1])
+    return chains
 
 
 def _imports(src: str) -> list[str]:
@@ -507,13 +541,15 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
     try:
         subdir = work / "submission"
         subdir.mkdir()
-        files = a.extract_dir / "files"
-        if files.is_dir():
-            shutil.copytree(files, subdir, dirs_exist_ok=True)
         for name, data in prep.extra_files.items():
             dest = subdir / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
+        files = a.extract_dir / "files"
+        if files.is_dir():  # after the student's files: the autograder's copies win
+            shutil.copytree(files, subdir, dirs_exist_ok=True)
+        support_files = [str(p) for p in subdir.rglob("*.py")
+                         if files.is_dir() and (files / p.relative_to(subdir)).is_file()]
         tests_dir = subdir / "tests"
         if tests_dir.exists():
             shutil.rmtree(tests_dir)
@@ -530,6 +566,7 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
                        "tests": [str(p) for p in sorted(tests_dir.glob("*.py"))],
                        "watch": a.watch, "library_roots": library_roots(),
                        "submission_dir": str(subdir), "bases": a.bases,
+                       "support": a.support, "support_files": support_files,
                        "aliases": ALIASES}, f)
         (work / "job.json").write_text(json.dumps({
             "notebook": str(nb_path), "submission_dir": str(subdir), "tests_dir": str(tests_dir),
@@ -565,6 +602,10 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
         runner = _read_json(work / "runner.json")
         log_tail = (work / "runner.log").read_bytes()[-3000:].decode("utf-8", "replace")
         record = decide(sub, prep, a, limits, channel, runner, timed_out, proc.returncode, log_tail)
+        try:
+            record["kernel_pid"] = int((work / "kernel.pid").read_text().strip())
+        except (OSError, ValueError):
+            record["kernel_pid"] = None
         record["seconds"] = round(time.monotonic() - t0, 2)
         return record
     finally:
@@ -606,6 +647,9 @@ def decide(sub, prep, a, limits, channel, runner, timed_out, rc, log_tail) -> di
         first = ems[0]
         notes.append(f"{_plural(len(ems), 'cell')} raised errors (first: cell {first.get('cell')}: "
                      f"{first.get('ename')}: {str(first.get('evalue'))[:80]})")
+    if "MemoryError" in log_tail and not mem_err:
+        mem_err = True
+        notes.append("the kernel hit MemoryError outside the student's cells (output too large?)")
     if mem_err:
         notes.append(f"ran out of memory (cap {limits.memory_mb} MiB)")
     if runner.get("output_truncated"):

@@ -61,6 +61,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
     nonce = cfg["nonce"]
     tests_dir = os.path.realpath(cfg["tests_dir"])
     lib_roots = tuple(os.path.realpath(p) + os.sep for p in cfg["library_roots"])
+    lib_roots += tuple(os.path.realpath(p) for p in cfg.get("support_files", []))
 
     # Import what the tests use before anything else, so it is snapshotted; never
     # from the submission's folder (a numpy.py shipped in a zip must not shadow numpy).
@@ -76,6 +77,11 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                 pass
     finally:
         sys.path[:] = saved_path
+    for name in cfg.get("support", []):  # the autograder's own helper modules (files/)
+        try:
+            __import__(name)
+        except Exception:
+            pass
 
     from otter.nbmeta_config import NBMetadataConfig
     from otter.test_files import create_test_file
@@ -112,7 +118,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
     _format_exc = traceback.format_exc
 
     MISSING = _object()
-    watch_roots = _set(n.split(".")[0] for n in cfg["watch"])
+    watch_roots = _set(n.split(".")[0] for n in cfg["watch"] + cfg.get("support", []))
     # IPython keeps these in builtins and changes them while running cells.
     builtins_skip = _set(["_", "__", "___", "get_ipython", "display", "exit", "quit",
                           "__IPYTHON__", "dreload", "__builtins__", "copyright", "credits",
@@ -185,7 +191,7 @@ def arm():  # noqa: C901  (one closure on purpose: no state reachable from outsi
                 out.append(name)
         return out
 
-    strict_names = _set(cfg["watch"]) | {"builtins"}
+    strict_names = _set(cfg["watch"]) | _set(cfg.get("support", [])) | {"builtins"}
 
     def is_strict(name):
         # Modules the tests name (and otter/doctest, which do the grading): anything

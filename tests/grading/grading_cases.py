@@ -98,17 +98,20 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
         cases.append(case)
 
     good = nbformat.writes(notebook(sol)).encode()
+    julia = notebook(sol, meta={"kernelspec": {"name": "julia-1.9", "display_name": "Julia",
+                                               "language": "julia"}})
     # --- correct and partially correct
     nb("good.ipynb", Case("good.ipynb", "graded", 5.0, ["all tests passed"],
                           {"q1": 2, "q2": 2, "q3": 1}))
-    nb("partial.ipynb", Case("partial.ipynb", "graded", 2.0, ["q1 1/2", "q2 0/2", "q3 0/1"],
+    # relu: public case passes, hidden fails (1 of 2); sigmoid and softplus: both fail
+    nb("partial.ipynb", Case("partial.ipynb", "graded", 1.0, ["q1 1/2", "q2 0/2", "q3 0/1"],
                              {"q1": 1, "q2": 0, "q3": 0}),
        replace={"relu": WRONG_RELU, "sigmoid": WRONG_SIGMOID, "softplus_t": WRONG_SOFTPLUS})
-    zipped("nested/alice_export.zip", {"fixhw.ipynb": good, "data/notes.txt": b"my notes",
-                                       ".OTTER_LOG": b"\x80garbage"},
-           Case("nested/alice_export.zip", "graded", 5.0, ["from zip"]))
-    nb("kernel.ipynb", Case("kernel.ipynb", "graded", 5.0, ["'julia-1.9' replaced by the course's python3"]),
-       meta={"kernelspec": {"name": "julia-1.9", "display_name": "Julia", "language": "julia"}})
+    # what grader.export() makes: the notebook plus other files (here: an unknown kernel too)
+    zipped("nested/alice_export.zip", {"fixhw.ipynb": nbformat.writes(julia).encode(),
+                                       "data/notes.txt": b"my notes", ".OTTER_LOG": b"\x80garbage"},
+           Case("nested/alice_export.zip", "graded", 5.0,
+                ["from zip", "'julia-1.9' replaced by the course's python3"]))
     # --- broken files
     raw("notjson.ipynb", b"this is { not json", Case("notjson.ipynb", "invalid", 0, ["not valid JSON"]))
     raw("empty.ipynb", b"", Case("empty.ipynb", "invalid", 0, ["empty file"]))
@@ -125,42 +128,43 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
     nbformat.write(other, folder / "other.ipynb")
     cases.append(Case("other.ipynb", "invalid", 0, ["assignment 'hw9', not 'fixhw'"]))
     # --- student code that misbehaves
-    nb("toplevel.ipynb", Case("toplevel.ipynb", "graded", 3.0, ["ZeroDivisionError", "q2 0/2"]),
-       replace={"sigmoid": "1 / 0\n" + "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"})
-    nb("ellipsis.ipynb", Case("ellipsis.ipynb", "graded", 3.0, ["q2 0/2"]),
-       replace={"sigmoid": "def sigmoid(z):\n    ...\n"})
-    nb("sysexit.ipynb", Case("sysexit.ipynb", "graded", 3.0, ["q1 0/2"]),
+    # a top-level exception in the cell defining sigmoid; softplus left as `...` (the template)
+    nb("exception.ipynb", Case("exception.ipynb", "graded", 2.0, ["ZeroDivisionError", "q2 0/2", "q3 0/1"],
+                               {"q1": 2, "q2": 0, "q3": 0}),
+       replace={"sigmoid": "1 / 0\n" + "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n",
+                "softplus_t": "def softplus_t(z):\n    ...\n"})
+    nb("sysexit.ipynb", Case("sysexit.ipynb", "graded", 3.0, ["q1 0/2"], {"q1": 0}),
        replace={"relu": "import sys\ndef relu(z):\n    sys.exit('bye')\n"})
     nb("osexit.ipynb", Case("osexit.ipynb", "error", 0, ["kernel died"]),
        append=["import os\nos._exit(3)"])
-    nb("flood.ipynb", Case("flood.ipynb", "graded", 5.0, ["output flood"]),
-       append=["import sys\nchunk = 'x' * (8 * 2**20)\nfor _ in range(40):\n    sys.stdout.write(chunk)\n"])
-    nb("memory.ipynb", Case("memory.ipynb", "graded", 5.0, ["MemoryError", "ran out of memory"]),
-       append=["big = np.ones(2**33)"])
+    # 320 MiB of output, then an allocation of 64 GiB: both survive the caps
+    nb("resources.ipynb", Case("resources.ipynb", "graded", 5.0, ["output flood", "MemoryError",
+                                                                    "ran out of memory"]),
+       append=["chunk = 'x' * 2**20\nfor _ in range(320):\n    print(chunk, flush=True)",
+               "big = np.ones(2**33)"])
     # --- tampering: each must be flagged, and earn nothing from what it tampered with
-    nb("t_assign.ipynb", Case("t_assign.ipynb", "flagged", 3.0, ["assigned numpy.allclose"], {"q2": 0}),
+    nb("t_numpy.ipynb", Case("t_numpy.ipynb", "flagged", 3.0,
+                             ["assigned numpy.allclose", "replaced numpy.allclose", "isclose"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
-       append=["np.allclose = lambda *a, **k: True"])
-    nb("t_vars.ipynb", Case("t_vars.ipynb", "flagged", 3.0, ["replaced numpy.allclose", "allclose"], {"q2": 0}),
-       replace={"sigmoid": WRONG_SIGMOID},
-       append=["vars(np)['allclose'] = lambda *a, **k: True",
+       append=["np.allclose = lambda *a, **k: True",
+               "vars(np)['allclose'] = lambda *a, **k: True",
                "np.isclose.__code__ = (lambda a, b, rtol=1e-05, atol=1e-08, equal_nan=False: True).__code__"])
-    nb("t_mock.ipynb", Case("t_mock.ipynb", "flagged", 3.0, ["replaced numpy.allclose"], {"q2": 0}),
-       replace={"sigmoid": WRONG_SIGMOID},
-       append=["from unittest import mock\nmock.patch.object(np, 'allclose', lambda *a, **k: True).start()"])
     nb("t_testing.ipynb", Case("t_testing.ipynb", "flagged", 4.0, ["numpy.testing.assert_allclose"], {"q1": 1}),
        replace={"relu": WRONG_RELU},
-       append=["setattr(np.testing, 'assert_allclose', lambda *a, **k: None)"])
-    nb("t_torch.ipynb", Case("t_torch.ipynb", "flagged", 4.0, ["torch"], {"q3": 0}),
+       append=["from unittest import mock\n"
+               "mock.patch.object(np.testing, 'assert_allclose', lambda *a, **k: None).start()"])
+    nb("t_torch.ipynb", Case("t_torch.ipynb", "flagged", 4.0,
+                             ["torch.allclose", "torch.testing.assert_close", "torch.Tensor.allclose"], {"q3": 0}),
        replace={"softplus_t": WRONG_SOFTPLUS},
        append=["torch.testing.assert_close = lambda *a, **k: None",
                "torch.allclose = lambda *a, **k: True",
                "torch.Tensor.allclose = lambda *a, **k: True"])
-    nb("t_builtins.ipynb", Case("t_builtins.ipynb", "flagged", 3.0, ["builtins.abs"], {"q2": 0}),
+    nb("t_builtins.ipynb", Case("t_builtins.ipynb", "flagged", 3.0, ["builtins.abs", "builtins.sum"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["import builtins\nbuiltins.abs = lambda x: 0.0",
-               "builtins.__dict__['isinstance'] = lambda *a: True"])
-    nb("t_otter.ipynb", Case("t_otter.ipynb", "flagged", 0.0, ["OKTestFile.run"]),
+               "builtins.__dict__['sum'] = lambda *a, **k: 99"])
+    nb("t_otter.ipynb", Case("t_otter.ipynb", "flagged", 0.0, ["OKTestFile.run", "TestFile.score",
+                                                                 "DocTestRunner.run"]),
        replace={"relu": "def relu(z):\n    return z\n", "sigmoid": WRONG_SIGMOID, "softplus_t": WRONG_SOFTPLUS},
        append=["import otter.test_files.ok_test as ok, otter.test_files.abstract_test as at\n"
                "def run(self, env):\n"
@@ -177,33 +181,41 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "    testing=types.SimpleNamespace(assert_allclose=lambda *a, **k: None))\n"
                "def relu(z):\n    return _np.maximum(_np.round(z), 0)\n"
                "def sigmoid(z):\n    return _np.zeros_like(_np.asarray(z, dtype=float))\n"])
-    nb("t_calltime.ipynb", Case("t_calltime.ipynb", "flagged", 3.0, ["while its tests ran"], {"q1": 0}),
+    # tampering from inside the tested functions, while their tests run
+    nb("t_during.ipynb", Case("t_during.ipynb", "flagged", 1.0, ["while its tests ran",
+                                                                 "returned an object of class Liar"],
+                              {"q1": 0, "q2": 0, "q3": 1}),
        replace={"relu": "def relu(z):\n"
                         "    np.testing.assert_allclose = lambda *a, **k: None\n"
                         "    vars(np)['allclose'] = lambda *a, **k: True\n"
-                        "    return np.round(z)\n"})
-    nb("t_liar.ipynb", Case("t_liar.ipynb", "flagged", 3.0, ["returned an object of class"], {"q1": 0}),
-       replace={"relu": "class Liar(np.ndarray):\n"
-                        "    def __array_function__(self, func, types, args, kwargs):\n"
-                        "        return True\n"
-                        "    def __eq__(self, other):\n        return True\n"
-                        "def relu(z):\n    return np.asarray(z).view(Liar)\n"})
-    nb("t_frames.ipynb", Case("t_frames.ipynb", "flagged", 3.0, ["sys._getframe"], {"q2": 0}),
+                        "    return np.round(z)\n",
+                "sigmoid": "class Liar(np.ndarray):\n"
+                           "    def __array_function__(self, func, types, args, kwargs):\n"
+                           "        return True\n"
+                           "    def __eq__(self, other):\n        return True\n"
+                           "def sigmoid(z):\n    return np.asarray(z, dtype=float).view(Liar)\n"})
+    # reading the tests' expected values out of their frames
+    nb("t_frames.ipynb", Case("t_frames.ipynb", "flagged", 1.0, ["sys._getframe", "tb_frame"],
+                              {"q1": 0, "q2": 0}),
        replace={"sigmoid": "import sys\n"
                            "def sigmoid(z):\n"
                            "    f = sys._getframe(1)\n"
-                           "    return f.f_locals.get('expected', np.zeros(1))\n"})
-    nb("t_traceback.ipynb", Case("t_traceback.ipynb", "flagged", 3.0, ["tb_frame"], {"q2": 0}),
-       replace={"sigmoid": "def sigmoid(z):\n"
-                           "    try:\n        raise ValueError\n"
-                           "    except ValueError as e:\n        f = e.__traceback__.tb_frame.f_back\n"
-                           "    return np.zeros(1)\n"})
-    nb("t_tests_dir.ipynb", Case("t_tests_dir.ipynb", "flagged", 3.0, ["tests folder"], {"q1": 0}),
+                           "    return f.f_locals.get('expected', np.zeros(1))\n",
+                "relu": "def relu(z):\n"
+                        "    try:\n        raise ValueError\n"
+                        "    except ValueError as e:\n        f = e.__traceback__.tb_frame.f_back\n"
+                        "    return np.zeros(1)\n"})
+    nb("t_escape.ipynb", Case("t_escape.ipynb", "flagged", 3.0, ["tests folder", "ctypes", "gc.get_objects",
+                                                                 "sys.settrace"], {"q1": 0}),
        replace={"relu": "def relu(z):\n    return z\n"},
        append=["open('tests/q1.py', 'w').write('OK_FORMAT = True\\ntest = {\"name\": \"q1\", \"points\": 2, "
                "\"suites\": [{\"cases\": [{\"code\": \">>> True\\\\nTrue\", \"hidden\": False}], "
-               "\"type\": \"doctest\"}]}\\n')"])
-    nb("t_thread.ipynb", Case("t_thread.ipynb", "flagged", 3.0, ["numpy.allclose"], {"q2": 0}),
+               "\"type\": \"doctest\"}]}\\n')",
+               "import ctypes\nctypes.string_at(id(np.allclose), 8)",
+               "import gc\nguards = [o for o in gc.get_objects() if callable(o)]",
+               "import sys\nsys.settrace(lambda *a: None)"])
+    # a background thread that keeps patching: every question ran under it, so none scores
+    nb("t_thread.ipynb", Case("t_thread.ipynb", "flagged", 0.0, ["numpy.allclose", "while its tests ran"]),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["import threading, time\n"
                "fake = lambda *a, **k: True\n"
@@ -212,15 +224,11 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "        vars(np)['allclose'] = fake\n"
                "        time.sleep(0.001)\n"
                "threading.Thread(target=keep, daemon=True).start()\ntime.sleep(0.1)"])
-    nb("t_escape.ipynb", Case("t_escape.ipynb", "flagged", 3.0, ["ctypes", "gc.get_objects", "sys.settrace"],
-                              {"q1": 0}),
-       replace={"relu": "def relu(z):\n    return z\n"},
-       append=["import ctypes\nctypes.string_at(id(np.allclose), 8)",
-               "import gc\nguards = [o for o in gc.get_objects() if callable(o)]",
-               "import sys\nsys.settrace(lambda *a: None)"])
+    # asking the guard to grade early, then tampering
     nb("t_finish.ipynb", Case("t_finish.ipynb", "flagged", 3.0, ["finish"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["import sys\nsys.audit('acgrade.finish', 'a-guess')\nnp.allclose = None"])
+    # a zip shipping numpy.py next to the notebook (it would shadow numpy)
     zipped("t_shadow.zip", {"fixhw.ipynb": good,
                             "numpy.py": b"allclose = lambda *a, **k: True\n"},
            Case("t_shadow.zip", "flagged", 5.0, ["numpy.py"]))

@@ -10,13 +10,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CASE_NAMES = [
-    "good.ipynb", "partial.ipynb", "nested/alice_export.zip", "kernel.ipynb",
+    "good.ipynb", "partial.ipynb", "nested/alice_export.zip",
     "notjson.ipynb", "empty.ipynb", "blank.ipynb", "notnb.ipynb", "binary.ipynb", "badzip.zip",
     "nonb.zip", "twonb.zip", "escape.zip", "other.ipynb",
-    "toplevel.ipynb", "ellipsis.ipynb", "sysexit.ipynb", "osexit.ipynb", "flood.ipynb", "memory.ipynb",
-    "t_assign.ipynb", "t_vars.ipynb", "t_mock.ipynb", "t_testing.ipynb", "t_torch.ipynb",
-    "t_builtins.ipynb", "t_otter.ipynb", "t_namespace.ipynb", "t_calltime.ipynb", "t_liar.ipynb",
-    "t_frames.ipynb", "t_traceback.ipynb", "t_tests_dir.ipynb", "t_thread.ipynb", "t_escape.ipynb",
+    "exception.ipynb", "sysexit.ipynb", "osexit.ipynb", "resources.ipynb",
+    "t_numpy.ipynb", "t_testing.ipynb", "t_torch.ipynb", "t_builtins.ipynb", "t_otter.ipynb",
+    "t_namespace.ipynb", "t_during.ipynb", "t_frames.ipynb", "t_escape.ipynb", "t_thread.ipynb",
     "t_finish.ipynb", "t_shadow.zip",
 ]
 

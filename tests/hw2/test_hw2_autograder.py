@@ -12,11 +12,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hw2_variants import OTTER_GROUPS, RIGHT, WRONG  # noqa: E402
-from otter_support import autograder_zip, otter_run_many, solution_notebook, variant  # noqa: E402
+from otter_support import autograder_zip, otter_run_many, solution_notebook  # noqa: E402
 
 HW = "hw2"
 pytestmark = pytest.mark.slow
@@ -34,6 +35,26 @@ def _full_marks() -> dict[str, float]:
     return out
 
 
+def variant(code: str, dest: Path) -> Path:
+    """The solution notebook with ``code`` inserted before every ``grader.check`` cell.
+
+    ``otter run`` grades a question when the notebook reaches its ``grader.check`` cell
+    and keeps that result, so a redefinition appended at the end of the notebook would
+    never be graded. Inserting the code before each check puts the variant in force at
+    every check, after the solution cells it overrides.
+    """
+    nb = nbformat.read(solution_notebook(HW), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "grader.check(" in cell.source:
+            cells.append(nbformat.v4.new_code_cell(code))
+        cells.append(cell)
+    nb.cells = cells
+    dest.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest / f"{HW}.ipynb")
+    return dest / f"{HW}.ipynb"
+
+
 @pytest.fixture(scope="module")
 def full():
     return _full_marks()
@@ -44,9 +65,9 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("hw2-variants")
     notebooks = {"solution": solution_notebook(HW)}
     for group, names in OTTER_GROUPS.items():
-        notebooks[group] = variant(HW, "\n\n".join(WRONG[n][2] for n in names), root / group)
+        notebooks[group] = variant("\n\n".join(WRONG[n][2] for n in names), root / group)
     for name, code in RIGHT.items():
-        notebooks[f"right-{name}"] = variant(HW, code, root / f"right-{name}")
+        notebooks[f"right-{name}"] = variant(code, root / f"right-{name}")
     graded = otter_run_many(HW, notebooks)
     # The score table, for `pytest -s` and for the report of a run.
     questions = sorted(graded["solution"])

@@ -528,6 +528,8 @@ def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
     print(f"\nhw3: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
+    for name, result in scores.items():
+        print(f"  {name}: " + ", ".join(f"{q.split('_')[0]} {s:g}" for q, s in result.items()))
     return scores
 
 
@@ -558,6 +560,25 @@ def test_the_correct_pieces_here_are_the_masters_solution():
             # the master names the reduction axes in a separate line; otherwise line for line
             if line.strip() and "sum(dim=[d for d" not in line:
                 assert line.strip() in solution, f"{line.strip()!r} is not in the master's solution"
+
+
+def test_autograder_is_self_contained_and_skips_the_comparison():
+    """Gradescope gets only the zip: its tests and the graded cells must not need the course package."""
+    import zipfile
+
+    from otter_support import autograder_zip
+
+    with zipfile.ZipFile(autograder_zip(HW)) as z:
+        tests = {n: z.read(n).decode() for n in z.namelist() if n.startswith("tests/")}
+    assert sorted(tests) == sorted(f"tests/{q}.py" for q in AUTOGRADED)
+    for name, text in tests.items():
+        assert "activation_course" not in text, f"{name} imports the course package"
+        assert '"hidden": True' in text or "'hidden': True" in text, f"{name} has no hidden test"
+    nb = nbformat.read(solution_notebook(HW), as_version=4)
+    graded_cells = [c.source for c in nb.cells if c.cell_type == "code" and "otter_ignore" not in c.metadata.get("tags", [])]
+    assert not [c for c in graded_cells if "activation_course" in c], "a graded cell imports activation_course"
+    ignored = [c.source for c in nb.cells if "otter_ignore" in c.metadata.get("tags", [])]
+    assert any("compare(" in c for c in ignored) and any("plot_comparison(" in c for c in ignored)
 
 
 @pytest.mark.slow
