@@ -71,7 +71,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 grade: install
-	@echo "make grade: not built yet (issue 7)"; exit 1
+	$(BIN)/python -m activation_course.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 bench: install
 	@echo "make bench: not built yet (issue 8)"; exit 1

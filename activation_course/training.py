@@ -89,8 +89,8 @@ def _threads(n: int | None):
     if n is None:
         yield
         return
-    if int(n) < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_threads must be 'auto', None or a positive integer, got {n!r}")
     old = torch.get_num_threads()
     torch.set_num_threads(int(n))
     try:
@@ -250,6 +250,8 @@ def train(
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
     dev = resolve_device(device)
+    if dev.type == "mps" and dtype == torch.float64:
+        raise ValueError("MPS has no float64: use dtype=torch.float32 there, or device='cpu' for float64")
     data = (data or load_digits_split()).to(dev, dtype)
     gen = torch.Generator().manual_seed(seed)
     history = History(activation=name or _name_of(activation_factory), seed=seed, device=str(dev))
@@ -376,7 +378,8 @@ def plot_comparison(table, metrics: Sequence[str] = ("train_loss", "test_acc"), 
     """Mean +- one standard deviation (over seeds) of each metric per epoch; returns the figure.
 
     One panel per metric, one line per activation with a shaded band. Losses are
-    drawn on a log scale.
+    drawn on a log scale, where mean - std can fall below zero: there the band's
+    lower edge is clipped at the lowest seed's value.
     """
     import matplotlib.pyplot as plt
 
@@ -392,14 +395,18 @@ def plot_comparison(table, metrics: Sequence[str] = ("train_loss", "test_acc"), 
         fig = axes[0].figure
     grouped = table.groupby(["activation", "epoch"], observed=True)
     for ax, metric in zip(axes, metrics):
-        stats = grouped[metric].agg(["mean", "std"]).reset_index()
+        log_scale = metric.endswith("loss")
+        stats = grouped[metric].agg(["mean", "std", "min"]).reset_index()
         for name, g in stats.groupby("activation", observed=True, sort=False):
+            std = g["std"].fillna(0.0)
+            low, high = g["mean"] - std, g["mean"] + std
+            if log_scale:
+                low = np.maximum(low, g["min"])
             line, = ax.plot(g["epoch"], g["mean"], label=str(name))
-            ax.fill_between(g["epoch"], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0),
-                            color=line.get_color(), alpha=0.2, linewidth=0)
+            ax.fill_between(g["epoch"], low, high, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xlabel("epoch")
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
-        if metric.endswith("loss"):
+        if log_scale:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     n_seeds = table["seed"].nunique()

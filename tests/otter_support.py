@@ -34,11 +34,15 @@ def student_notebook(hw: str) -> Path:
 def variant(hw: str, code: str, dest: Path, base: Path | None = None) -> Path:
     """The solution notebook with ``code`` appended as a last cell.
 
-    The appended cell redefines one or more student functions, so the tests, which
-    run after every cell, see the variant. The notebook is written to ``dest``
-    under the assignment's file name (otter expects it).
+    The appended cell redefines one or more student functions. otter grades a
+    question when its ``grader.check`` cell runs and keeps that result, so the
+    notebook's own ``grader.check`` cells are removed: every question is then
+    graded after the last cell, and sees the variant. The notebook is written to
+    ``dest`` under the assignment's file name (otter expects it).
     """
     nb = nbformat.read(base or solution_notebook(hw), as_version=4)
+    nb.cells = [c for c in nb.cells
+                if not (c.cell_type == "code" and c.source.lstrip().startswith("grader.check("))]
     nb.cells.append(nbformat.v4.new_code_cell(code))
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / f"{hw}.ipynb"

@@ -86,7 +86,8 @@ def main(argv=None) -> int:
 def _main(args) -> int:
     a = core.load_assignment(args.hw, args.autograder)
     out, results_dir = out_paths(args)
-    subs, ignored = core.discover(args.submissions, exclude=[out.parent])
+    subs, ignored = core.discover(args.submissions, exclude=[
+        results_dir, out.parent / "docker-staging", out.parent / "docker-out"])
     if not subs:
         raise core.ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
                              + (f" ({ignored} other files ignored)" if ignored else ""))

@@ -328,7 +328,7 @@ def prepare(sub: Submission, a: Assignment) -> Prepared:
     for name in list(extra):
         top = Path(name).parts[0]
         stem = top[:-3] if top.endswith(".py") else top
-        if (top.endswith(".py") or len(Path(name).parts) > 1) and stem.isidentifier() and (
+        if name.endswith((".py", ".pyc", ".so", ".pth")) and stem.isidentifier() and (
                 stem in sys.stdlib_module_names or stem in sys.builtin_module_names
                 or _installed(stem) or stem in a.watch):
             shadowing.append(name)
@@ -433,9 +433,11 @@ def _set_limits_cmd(limits: Limits) -> list[str]:
 class Channel(threading.Thread):
     """Receives and verifies the guard's messages (one connection, HMAC, sequence)."""
 
-    def __init__(self, key: bytes):
+    def __init__(self, key: bytes, pid_file: Path | None = None):
         super().__init__(daemon=True)
         self.key = key
+        self.pid_file = pid_file
+        self.kernel_pid: int | None = None
         self.srv = socket.create_server(("127.0.0.1", 0), backlog=1)
         self.srv.settimeout(0.5)
         self.port = self.srv.getsockname()[1]
@@ -501,21 +503,36 @@ class Channel(threading.Thread):
             return expect
         if seq != expect:
             self.problems.append(f"grader messages out of sequence ({seq} after {expect - 1})")
+        if kind == "armed" and self.pid_file is not None and self.kernel_pid is None:
+            # read now, before any student code runs (it could rewrite the file later)
+            try:
+                self.kernel_pid = int(self.pid_file.read_text().strip())
+            except (OSError, ValueError):
+                pass
         self.messages.append((kind, payload))
         return seq + 1
 
 
-def _kill_tree(proc: subprocess.Popen, workdir: Path) -> None:
-    """SIGKILL the runner's process group and the kernel's (and its session's) group."""
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_tree(proc: subprocess.Popen, kpid: int | None) -> None:
+    """SIGKILL the runner's process group, and the kernel's if it left it (setsid).
+
+    The kernel's pid was read when the guard armed, before student code ran, and it
+    is only signalled while it is still the runner's child."""
     own = os.getpgrp()
     groups = {proc.pid}
-    try:
-        kpid = int((workdir / "kernel.pid").read_text().strip())
+    if kpid and _parent_of(kpid) == proc.pid:
         try:
             groups.add(os.getpgid(kpid))
         except ProcessLookupError:
             kpid = None
-    except (OSError, ValueError):
+    else:
         kpid = None
     for g in groups:
         if g and g != own:
@@ -557,7 +574,7 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
         nb_path = subdir / f"{a.name}.ipynb"
         nb_path.write_text(json.dumps(prep.notebook))
         key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
-        channel = Channel(key)
+        channel = Channel(key, pid_file=work / "kernel.pid")
         guard_cfg = work / f"guard-{secrets.token_hex(8)}.json"
         fd = os.open(guard_cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -593,7 +610,7 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            _kill_tree(proc, work)
+            _kill_tree(proc, channel.kernel_pid)
             proc.wait()
             ACTIVE.discard(proc)
             log.close()
@@ -602,10 +619,7 @@ def run_one(sub: Submission, prep: Prepared, a: Assignment, limits: Limits,
         runner = _read_json(work / "runner.json")
         log_tail = (work / "runner.log").read_bytes()[-3000:].decode("utf-8", "replace")
         record = decide(sub, prep, a, limits, channel, runner, timed_out, proc.returncode, log_tail)
-        try:
-            record["kernel_pid"] = int((work / "kernel.pid").read_text().strip())
-        except (OSError, ValueError):
-            record["kernel_pid"] = None
+        record["kernel_pid"] = channel.kernel_pid
         record["seconds"] = round(time.monotonic() - t0, 2)
         return record
     finally:
@@ -674,8 +688,8 @@ def decide(sub, prep, a, limits, channel, runner, timed_out, rc, log_tail) -> di
 
     def summary_of_reasons():
         uniq = list(dict.fromkeys(reasons))
-        head = "; ".join(uniq[:3])
-        return head + (f" (+{len(uniq) - 3} more)" if len(uniq) > 3 else "")
+        head = "; ".join(uniq[:6])
+        return head + (f" (+{len(uniq) - 6} more)" if len(uniq) > 6 else "")
 
     if reasons:
         status = "flagged"

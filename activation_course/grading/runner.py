@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             """Keeps at most ``cap`` bytes of cell output in memory (a flood is dropped)."""
 
             def output(self, outs, msg, display_id, cell_index):
+                if msg.get("msg_type") == "error":  # tracebacks are kept: they explain rows
+                    return super().output(outs, msg, display_id, cell_index)
                 content = msg.get("content", {})
                 size = len(str(content.get("text", ""))) + len(str(content.get("data", "")))
                 seen["bytes"] += size

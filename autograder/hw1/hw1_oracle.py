@@ -1,11 +1,12 @@
 """Oracles and checks behind the hidden tests of Assignment 1.
 
 This file ships only inside the autograder zip (``autograder_files``), next to
-the submission, so the hidden tests can ``from hw1_oracle import ...``. It holds
-no solution: every expected value comes from torch in float64, each activation
-written from its definition and every derivative taken by autograd. The only
-closed forms are the textbook derivatives used to test ``numerical_grad``
-(sin, tanh, exp and the exact centred difference of z**3).
+the submission, so the hidden tests can ``from hw1_oracle import ...``. It is not
+the solution's source: the expected values are float64 closed forms written
+independently of the master solution (``oracle``), and the fast test
+tests/hw1/test_hw1_oracle.py checks each of them against torch autograd, so a
+wrong formula here cannot go unnoticed. ``numerical_grad`` is tested against
+textbook derivatives (sin, tanh, exp) and the exact centred difference of z**3.
 
 Each ``check_*`` function raises ``AssertionError`` with a message that says
 what was expected and where, which otter shows to the student.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
+from scipy.special import expit
 
 LEAKY_SLOPE = 0.01
 
@@ -73,56 +74,59 @@ def float32_grid() -> np.ndarray:
 
 # ---------------------------------------------------------------- oracle
 
-def _softplus_t(z: torch.Tensor) -> torch.Tensor:
-    return torch.logaddexp(z, torch.zeros_like(z))
+def _sigmoid(u):
+    return expit(u)  # scipy's logistic function: exact to rounding, never overflows
 
 
-def _forward(name: str, z: torch.Tensor, a=None, beta=None) -> torch.Tensor:
-    # torch.where takes the z >= 0 branch at 0, so autograd's slope there is 1 (the note's convention).
-    if name == "sigmoid":
-        return torch.sigmoid(z)
-    if name == "relu":
-        return torch.where(z >= 0, z, torch.zeros_like(z))
-    if name == "leaky_relu":
-        return torch.where(z >= 0, z, LEAKY_SLOPE * z)
-    if name == "prelu":
-        return torch.where(z >= 0, z, a * z)
-    if name == "swish":
-        return z * torch.sigmoid(beta * z)
-    if name == "softplus":
-        return _softplus_t(z)
-    if name == "mish":
-        return z * torch.tanh(_softplus_t(z))
-    raise KeyError(name)
+def _softplus(z):
+    return np.logaddexp(0.0, z)  # ln(e^0 + e^z) without overflow
+
+
+def _per_slope_sum(values: np.ndarray, a_shape: tuple) -> np.ndarray:
+    """Sum ``values`` (z's shape) over the positions that share one entry of an ``a`` of
+    shape ``a_shape`` broadcast against them: label every position with the flat index
+    of its slope, then add up by label."""
+    labels = np.broadcast_to(np.arange(int(np.prod(a_shape))).reshape(a_shape), values.shape)
+    sums = np.bincount(labels.ravel(), weights=values.ravel(), minlength=int(np.prod(a_shape)))
+    return sums.reshape(a_shape)
 
 
 def oracle(name: str, z, a=0.25, beta=1.0, upstream=None) -> dict[str, np.ndarray]:
     """Reference values in float64: ``f``, ``df`` (df/dz, elementwise) and, for swish,
     ``dbeta`` (elementwise df/dbeta) or, for prelu, ``da`` (dL/da for ``upstream``,
-    shaped like ``a``). All derivatives by torch autograd."""
-    z64 = np.array(z, dtype=np.float64)
-    zt = torch.tensor(z64, requires_grad=True)
-    wrt = [zt]
-    kw = {}
+    shaped like ``a``).
+
+    Closed forms in float64 via scipy's expit and NumPy's logaddexp, written apart
+    from the master solution; tests/hw1/test_hw1_oracle.py checks every one of them
+    against torch autograd. (Grading does not import torch: it would add seconds to
+    every ``otter run``.)"""
+    z = np.array(z, dtype=np.float64)
+    pos = z >= 0  # the note's convention: the identity branch, slope 1, at exactly 0
+    if name == "sigmoid":
+        e = np.exp(-np.abs(z))
+        return {"f": _sigmoid(z), "df": e / (1 + e) ** 2}
+    if name == "relu":
+        return {"f": np.where(pos, z, 0.0), "df": np.where(pos, 1.0, 0.0)}
+    if name == "leaky_relu":
+        return {"f": np.where(pos, z, LEAKY_SLOPE * z), "df": np.where(pos, 1.0, LEAKY_SLOPE)}
     if name == "prelu":
-        at = torch.tensor(np.array(a, dtype=np.float64), requires_grad=True)
-        kw["a"] = at
-        wrt.append(at)
+        a = np.array(a, dtype=np.float64)
+        full = np.broadcast_shapes(z.shape, a.shape)
+        out = {"f": np.broadcast_to(np.where(pos, z, a * z), full).copy(),
+               "df": np.broadcast_to(np.where(pos, 1.0, a), full).copy()}
+        up = np.ones(full) if upstream is None else np.broadcast_to(np.array(upstream, dtype=np.float64), full)
+        out["da"] = _per_slope_sum(up * np.broadcast_to(np.where(pos, 0.0, z), full), a.shape)
+        return out
     if name == "swish":
-        # one beta per entry, so autograd returns the elementwise df/dbeta
-        bt = torch.tensor(np.broadcast_to(np.float64(beta), z64.shape).copy(), requires_grad=True)
-        kw["beta"] = bt
-        wrt.append(bt)
-    y = _forward(name, zt, **kw)
-    up = torch.ones_like(y) if upstream is None else torch.tensor(np.array(upstream, dtype=np.float64))
-    grads = torch.autograd.grad(y, wrt, grad_outputs=up)
-    # df/dz is elementwise; with a broadcast `a`, autograd already gives z's full shape.
-    out = {"f": y.detach().numpy(), "df": grads[0].numpy()}
-    if name == "prelu":
-        out["da"] = grads[1].numpy()
-    if name == "swish":
-        out["dbeta"] = grads[1].numpy()
-    return out
+        bz = beta * z
+        s, s_neg = _sigmoid(bz), _sigmoid(-bz)  # sigma(bz) and 1 - sigma(bz), each to full precision
+        return {"f": z * s, "df": s + bz * s * s_neg, "dbeta": (z * s) * (z * s_neg)}
+    if name == "softplus":
+        return {"f": _softplus(z), "df": _sigmoid(z)}
+    if name == "mish":
+        t = np.tanh(_softplus(z))
+        return {"f": z * t, "df": t + z * _sigmoid(z) * ((1 - t) * (1 + t))}
+    raise KeyError(name)
 
 
 # ---------------------------------------------------------------- helpers

@@ -118,9 +118,9 @@ def oracle(name: str, z, a=0.25, beta=1.0, upstream=None) -> dict[str, np.ndarra
         out["da"] = _per_slope_sum(up * np.broadcast_to(np.where(pos, 0.0, z), full), a.shape)
         return out
     if name == "swish":
-        u = beta * z
-        s, s_neg = _sigmoid(u), _sigmoid(-u)  # sigma(u) and 1 - sigma(u), each to full precision
-        return {"f": z * s, "df": s + u * s * s_neg, "dbeta": (z * s) * (z * s_neg)}
+        bz = beta * z
+        s, s_neg = _sigmoid(bz), _sigmoid(-bz)  # sigma(bz) and 1 - sigma(bz), each to full precision
+        return {"f": z * s, "df": s + bz * s * s_neg, "dbeta": (z * s) * (z * s_neg)}
     if name == "softplus":
         return {"f": _softplus(z), "df": _sigmoid(z)}
     if name == "mish":

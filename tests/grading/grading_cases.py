@@ -144,11 +144,12 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "big = np.ones(2**33)"])
     # --- tampering: each must be flagged, and earn nothing from what it tampered with
     nb("t_numpy.ipynb", Case("t_numpy.ipynb", "flagged", 3.0,
-                             ["assigned numpy.allclose", "replaced numpy.allclose", "isclose"], {"q2": 0}),
+                             ["assigned numpy.allclose", "replaced numpy.allclose",
+                              "rewrote assert_allclose.__code__"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["np.allclose = lambda *a, **k: True",
                "vars(np)['allclose'] = lambda *a, **k: True",
-               "np.isclose.__code__ = (lambda a, b, rtol=1e-05, atol=1e-08, equal_nan=False: True).__code__"])
+               "np.testing.assert_allclose.__code__ = (lambda *a, **k: None).__code__"])
     nb("t_testing.ipynb", Case("t_testing.ipynb", "flagged", 4.0, ["numpy.testing.assert_allclose"], {"q1": 1}),
        replace={"relu": WRONG_RELU},
        append=["from unittest import mock\n"
@@ -182,12 +183,13 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "def relu(z):\n    return _np.maximum(_np.round(z), 0)\n"
                "def sigmoid(z):\n    return _np.zeros_like(_np.asarray(z, dtype=float))\n"])
     # tampering from inside the tested functions, while their tests run
-    nb("t_during.ipynb", Case("t_during.ipynb", "flagged", 1.0, ["while its tests ran",
+    nb("t_during.ipynb", Case("t_during.ipynb", "flagged", 1.0, ["replaced numpy.allclose (while its tests ran)",
+                                                                 "assigned numpy.testing.assert_allclose",
                                                                  "returned an object of class Liar"],
                               {"q1": 0, "q2": 0, "q3": 1}),
        replace={"relu": "def relu(z):\n"
-                        "    np.testing.assert_allclose = lambda *a, **k: None\n"
                         "    vars(np)['allclose'] = lambda *a, **k: True\n"
+                        "    np.testing.assert_allclose = lambda *a, **k: None\n"
                         "    return np.round(z)\n",
                 "sigmoid": "class Liar(np.ndarray):\n"
                            "    def __array_function__(self, func, types, args, kwargs):\n"

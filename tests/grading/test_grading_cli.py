@@ -82,8 +82,10 @@ def test_infinite_loop_times_out_and_everything_dies(fixhw, tmp_path):
     rec = json.loads(next((tmp_path / "results").glob("*.json")).read_text())
     assert rec["timed_out"] is True
     assert rec["kernel_pid"]
-    with pytest.raises(ProcessLookupError):  # the kernel was killed with its process group
-        os.kill(rec["kernel_pid"], 0)
+    status = Path(f"/proc/{rec['kernel_pid']}/status")  # the kernel died with its process group
+    if status.exists():  # gone, or a zombie waiting for init to reap it
+        state = [line for line in status.read_text().splitlines() if line.startswith("State:")]
+        assert state and "Z" in state[0].split()[1], state
 
 
 def test_docker_dry_run_prints_the_otter_grade_command(fixhw, tmp_path):

@@ -95,7 +95,7 @@ def test_oracle_prelu_da_matches_autograd(case):
     ours, ref = O.oracle("prelu", z, a=a, upstream=up), _autograd("prelu", z, a=a, upstream=up)
     assert ours["da"].shape == a_shape
     np.testing.assert_allclose(ours["da"], ref["da"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours["df"], ref["df"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours["df"] * up, ref["df"], rtol=1e-12, atol=1e-15)  # autograd: upstream * df/dz
 
 
 def test_oracle_prelu_da_by_hand():

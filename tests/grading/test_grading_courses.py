@@ -1,0 +1,110 @@
+"""A mixed batch against the course's real autograders (hw1, hw2, hw3): for every
+assignment whose zip exists, a correct submission (the generated solution notebook),
+a partially correct one (one function broken) and a tampering one, mixed with broken
+files, in one folder per assignment graded with JOBS=2.
+
+Oracles: a correct notebook must get every question's full points as read from the
+zip's test files (``otter_support.max_scores``); the partial one must get, question
+by question, exactly what ``otter run`` with the same zip gives it (otter's own
+grading, run separately); the tampering one is the partial one plus a patched
+``np.allclose``/``torch.allclose`` and must be flagged with the partial one's scores.
+The broken function is redefined inside the cell that defines it, so the grade is the
+same whether a question is graded at its ``grader.check`` cell (otter) or at the end
+(this tool).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import nbformat
+import pytest
+
+import otter_support
+from grading.grading_cases import read_gradebook, run_tool
+
+pytestmark = pytest.mark.slow
+
+# assignment -> (name defined in a solution cell, broken redefinition)
+BROKEN = {
+    "hw1": ("relu", "def relu(z):\n    return np.abs(z)\n"),
+    "hw2": ("preactivation_variance",
+            "def preactivation_variance(n_in, var_w, second_moment):\n    return n_in * var_w\n"),
+    "hw3": ("channel_view", "def channel_view(p, z):\n    return p\n"),
+}
+TAMPER = ("import numpy as _np\nvars(_np)['isclose'] = lambda *a, **k: True\n"
+          "try:\n    import torch as _t\n    vars(_t)['allclose'] = lambda *a, **k: True\n"
+          "except ImportError:\n    pass\n"
+          "_np.allclose = lambda *a, **k: True  # blocked: raises, so it comes last\n")
+
+AVAILABLE = [hw for hw in BROKEN if otter_support.autograder_zip(hw).exists()
+             and otter_support.solution_notebook(hw).exists()]
+
+
+def break_one(hw: str, extra: str = "") -> nbformat.NotebookNode:
+    name, code = BROKEN[hw]
+    nb = nbformat.read(otter_support.solution_notebook(hw), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"
+             and any(line.startswith(f"def {name}(") for line in c.source.splitlines())]
+    assert cells, f"{hw}: no cell defines {name}"
+    cells[0].source += "\n\n" + code + extra
+    return nb
+
+
+@pytest.fixture(scope="module")
+def courses(tmp_path_factory):
+    if not AVAILABLE:
+        pytest.skip("no course autograder zips yet (run `make assign`)")
+    root = tmp_path_factory.mktemp("courses")
+    out = {}
+    for hw in AVAILABLE:
+        subs = root / hw / "submissions"
+        subs.mkdir(parents=True)
+        nbformat.write(nbformat.read(otter_support.solution_notebook(hw), as_version=4), subs / "correct.ipynb")
+        nbformat.write(break_one(hw), subs / "partial.ipynb")
+        nbformat.write(break_one(hw, "\n" + TAMPER), subs / "tamper.ipynb")
+        (subs / "garbage.ipynb").write_text("{{{")
+        other = [h for h in AVAILABLE if h != hw]
+        if other:
+            nbformat.write(nbformat.read(otter_support.solution_notebook(other[0]), as_version=4),
+                           subs / "wrong_assignment.ipynb")
+        # the oracle for the partial one: otter's own grading, run separately
+        oracle_dir = root / hw / "oracle"
+        nbformat.write(break_one(hw), oracle_dir.mkdir(parents=True) or oracle_dir / f"{hw}.ipynb")
+        t0 = time.monotonic()
+        proc = run_tool(hw, subs, "--out", root / hw / "gradebook.csv", "--jobs", 2, "--timeout", 500,
+                        "--no-progress")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out[hw] = {"rows": read_gradebook(root / hw / "gradebook.csv"), "wall": time.monotonic() - t0,
+                   "other": other, "oracle_nb": oracle_dir / f"{hw}.ipynb"}
+    oracle = {hw: otter_support.otter_run(hw, out[hw]["oracle_nb"]) for hw in AVAILABLE}
+    for hw in AVAILABLE:
+        out[hw]["oracle"] = oracle[hw]
+    return out
+
+
+@pytest.mark.parametrize("hw", list(BROKEN))
+def test_course_batch(courses, hw):
+    if hw not in courses:
+        pytest.skip(f"{hw}: autograder zip not generated yet")
+    rows, full = courses[hw]["rows"], otter_support.max_scores(hw)
+    good = rows["correct.ipynb"]
+    assert good["status"] == "graded", good
+    for q, pts in full.items():
+        assert float(good[q]) == pytest.approx(pts), (q, good)
+    assert float(good["total"]) == pytest.approx(sum(full.values())) == pytest.approx(float(good["max"]))
+
+    part, oracle = rows["partial.ipynb"], courses[hw]["oracle"]
+    assert part["status"] == "graded", part
+    assert {q: float(part[q]) for q in full} == pytest.approx(oracle), (part, oracle)
+    assert float(part["total"]) < sum(full.values())
+
+    tamper = rows["tamper.ipynb"]
+    assert tamper["status"] == "flagged" and "allclose" in tamper["message"], tamper
+    assert {q: float(tamper[q]) for q in full} == pytest.approx(oracle), (tamper, oracle)
+
+    assert rows["garbage.ipynb"]["status"] == "invalid"
+    if courses[hw]["other"]:
+        wrong = rows["wrong_assignment.ipynb"]
+        assert wrong["status"] == "invalid" and f"not {hw!r}" in wrong["message"], wrong
+    print(f"{hw}: batch of {len(rows)} graded in {courses[hw]['wall']:.0f} s with JOBS=2")
