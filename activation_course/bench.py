@@ -80,16 +80,14 @@ def solution_namespace(hw: str) -> dict:
     """Execute the solution cells of ``autograder/<hw>/<hw>.ipynb`` and return their namespace."""
     nb = json.loads((REPO / "autograder" / hw / f"{hw}.ipynb").read_text())
     ns: dict = {"__name__": f"{hw}_solution"}
-    # Imports from the notebook's setup cells, then the solution cells.
+    # Every code cell but otter's own (grader set-up, checks, export) and the
+    # demo cells that grading skips too (tagged otter_ignore).
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
         src = "".join(cell["source"])
         tags = cell.get("metadata", {}).get("tags", [])
-        setup = all(l.startswith(("import ", "from ")) or not l.strip() or l.startswith("#")
-                    for l in src.splitlines()) and "otter" not in src
-        if "otter_assign_solution_cell" in tags or setup:
-            exec(compile(src, f"<{hw} solution>", "exec"), ns)
+        if cell["cell_type"] != "code" or "otter_ignore" in tags or "grader" in src or "import otter" in src:
+            continue
+        exec(compile(src, f"<{hw} solution>", "exec"), ns)
     return ns
 
 
