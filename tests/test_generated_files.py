@@ -30,17 +30,27 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "# SOLUTION", "BEGIN TESTS", "# HIDDEN", "BEGIN QUESTION"):
         assert marker not in text, f"{hw}: student notebook contains {marker!r}"
     tests = nb["metadata"].get("otter", {}).get("tests", {})
+    shipped = "\n".join(t if isinstance(t, str) else
+                         "\n".join(c["code"] for s in t["suites"] for c in s["cases"])
+                         for t in tests.values())
     for q, t in tests.items():
+        if isinstance(t, str):  # exception-based test file, kept as source
+            assert "hidden=True" not in t, f"{hw}: hidden test of {q} shipped to students"
+            continue
         for suite in t["suites"]:
             for case in suite["cases"]:
                 assert not case.get("hidden"), f"{hw}: hidden test of {q} shipped to students"
-    # No solution cell survives: every answer cell the master marks is emptied by otter.
     solution_nb = json.loads((assign.AUTOGRADER / hw / f"{hw}.ipynb").read_text())
-    hidden = [case["code"] for t in solution_nb["metadata"]["otter"]["tests"].values()
-              for s in t["suites"] for case in s["cases"] if case.get("hidden")]
-    for code in hidden:
-        body = re.sub(r"^>>> |^\.\.\. ", "", code.strip(), flags=re.M)
-        assert body not in text, f"{hw}: a hidden test's code appears in the student notebook"
+    for t in solution_nb["metadata"]["otter"]["tests"].values():
+        if isinstance(t, str):
+            hidden = [chunk.split("\n", 1)[1] for chunk in t.split("@test_case(")[1:]
+                      if "hidden=True" in chunk.split("\n", 1)[0]]
+        else:
+            hidden = [re.sub(r"^>>> |^\.\.\. ", "", case["code"].strip(), flags=re.M)
+                      for s in t["suites"] for case in s["cases"] if case.get("hidden")]
+        for body in hidden:
+            assert body.strip() not in text and body.strip() not in shipped, \
+                f"{hw}: a hidden test's code appears in the student notebook"
 
 
 def _tagged(nb, tag):
