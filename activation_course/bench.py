@@ -183,27 +183,42 @@ def bench_autograd_functions(n: int, repeat: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- training
-def bench_training(epochs: int, seeds: list[int], repeat: int) -> list[dict]:
+def comparison_factories(hw3: dict) -> dict:
+    """Assignment 3's comparison: the activations its notebook trains, from the solution."""
+    import torch.nn as nn
+    return {
+        "ReLU": nn.ReLU,
+        "Swish (beta = 1)": hw3["Swish"],
+        "Swish (trainable beta)": lambda: hw3["Swish"](trainable=True),
+        "Mish": hw3["Mish"],
+        "PReLU": hw3["PReLU"],
+        "sigmoid": nn.Sigmoid,
+    }
+
+
+def bench_training(epochs: int, seeds: list[int], repeat: int) -> tuple[list[dict], list[dict]]:
+    """Seconds per training run and for the whole comparison, per device; and its accuracies."""
     import torch
     from activation_course import training
 
-    hw3 = solution_namespace("hw3")
-    factories = training.default_factories(hw3) if hasattr(training, "default_factories") else None
-    rows = []
+    factories = comparison_factories(solution_namespace("hw3"))
+    rows, accuracy = [], []
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        one = median_time(lambda: training.train(lambda: torch.nn.ReLU(), seed=0, epochs=epochs,
+        one = median_time(lambda: training.train(factories["Mish"], seed=0, epochs=epochs,
                                                  device=device, progress=False), repeat)
-        row = {"device": device, "epochs": epochs, "one run (s)": one}
-        if factories is not None:
-            t0 = time.perf_counter()
-            training.compare(factories, seeds=seeds, epochs=epochs, device=device, progress=False)
-            row["comparison (s)"] = time.perf_counter() - t0
-            row["runs"] = len(factories) * len(seeds)
-        rows.append(row)
+        t0 = time.perf_counter()
+        table = training.compare(factories, seeds=seeds, epochs=epochs, device=device, progress=False)
+        rows.append({"device": device, "torch threads (train)": "1 (harness 'auto' on CPU)" if device == "cpu" else "-",
+                     "epochs": epochs, "one Mish run (s)": one, "runs": len(factories) * len(seeds),
+                     "comparison (s)": time.perf_counter() - t0})
+        final = table[table["epoch"] == epochs].groupby("activation", observed=True)["test_acc"]
+        for name, acc in final:
+            accuracy.append({"device": device, "activation": name, "test accuracy mean": float(acc.mean()),
+                             "std": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan")})
     if len(rows) == 2:
-        rows[1]["speedup vs CPU"] = rows[0]["one run (s)"] / rows[1]["one run (s)"]
-    return rows
+        rows[1]["speedup vs CPU"] = rows[0]["comparison (s)"] / rows[1]["comparison (s)"]
+    return rows, accuracy
 
 
 # -------------------------------------------------------------------------- book
@@ -328,6 +343,7 @@ def report(results: dict, smoke: bool) -> str:
         parts.append("## Targets\n\n" + table(results["targets"]))
     sections = [("grading", "1. Grading (the grading tool, `make grade`)"),
                 ("training", "2. Training comparison (Assignment 3's harness)"),
+                ("accuracy", "2b. Final test accuracy of the comparison (mean and std over seeds)"),
                 ("book", "3. Book build"), ("chapters", "3b. Chapter execution times (myst-nb cache)"),
                 ("activations", "4. Activations: numpy reference forward + derivative"),
                 ("autograd", "4b. Activations: autograd Functions vs torch built-ins (forward + backward)")]
@@ -366,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def do_training():
         if args.smoke:
-            results["training"] = bench_training(epochs=1, seeds=[0], repeat=1)
+            results["training"], results["accuracy"] = bench_training(epochs=1, seeds=[0], repeat=1)
         else:
-            results["training"] = bench_training(epochs=training_epochs(), seeds=[0, 1, 2], repeat=repeat)
+            results["training"], results["accuracy"] = bench_training(epochs=10, seeds=[0, 1, 2], repeat=repeat)
 
     def do_book():
         rows, chapters = bench_book(cold=not args.smoke)
@@ -392,11 +408,6 @@ def main(argv: list[str] | None = None) -> int:
     (out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))
     print(f"[bench] wrote {out}", file=sys.stderr)
     return 0
-
-
-def training_epochs() -> int:
-    from activation_course import training
-    return getattr(training, "DEFAULT_EPOCHS", 10)
 
 
 if __name__ == "__main__":

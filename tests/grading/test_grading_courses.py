@@ -3,8 +3,9 @@ assignment whose zip exists, a correct submission (the generated solution notebo
 a partially correct one (one function broken) and a tampering one, mixed with broken
 files, in one folder per assignment graded with JOBS=2.
 
-Oracles: a correct notebook must get every question's full points as read from the
-zip's test files (``otter_support.max_scores``); the partial one must get, question
+Oracles: a correct notebook must get every question's full points as otter reads
+them from the zip's test files (``full_points``: otter's own test-file classes, which
+handle both OK-format and exception-format tests); the partial one must get, question
 by question, exactly what ``otter run`` with the same zip gives it (otter's own
 grading, run separately); the tampering one is the partial one plus a patched
 ``np.allclose``/``torch.allclose`` and must be flagged with the partial one's scores.
@@ -39,6 +40,21 @@ TAMPER = ("import numpy as _np\nvars(_np)['isclose'] = lambda *a, **k: True\n"
 
 AVAILABLE = [hw for hw in BROKEN if otter_support.autograder_zip(hw).exists()
              and otter_support.solution_notebook(hw).exists()]
+
+
+def full_points(hw: str) -> dict[str, float]:
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(otter_support.autograder_zip(hw)) as z:
+            z.extractall(tmp)
+        return {tf.name: float(tf.possible) for tf in
+                (create_test_file(str(p), NBMetadataConfig()) for p in sorted(Path(tmp, "tests").glob("*.py")))}
 
 
 def break_one(hw: str, extra: str = "") -> nbformat.NotebookNode:
@@ -87,7 +103,7 @@ def courses(tmp_path_factory):
 def test_course_batch(courses, hw):
     if hw not in courses:
         pytest.skip(f"{hw}: autograder zip not generated yet")
-    rows, full = courses[hw]["rows"], otter_support.max_scores(hw)
+    rows, full = courses[hw]["rows"], full_points(hw)
     good = rows["correct.ipynb"]
     assert good["status"] == "graded", good
     for q, pts in full.items():

@@ -8,12 +8,13 @@
 * The student notebook with the solution cells pasted into its answer cells
   scores full marks, and the points (autograded plus manual) add up to 100.
 
-An appended cell cannot simply redefine a class: otter records each question's
-result when its ``grader.check`` cell runs, earlier in the notebook. So, as for
-hw1, each graded notebook is the solution notebook plus one appended cell per
-item; that cell executes the item's code in a copy of the notebook's globals and
-re-runs ``grader.check`` for the item's question(s) with that namespace (otter
-keeps the last check of a question). Items that target the same question go to
+Grading is slow (an ``otter run`` starts a kernel), so, as for hw1, items are
+packed: each graded notebook is the solution notebook (via ``variant``) plus one
+appended cell per item. That cell executes the item's code in a copy of the
+notebook's globals and re-runs ``grader.check`` for the item's question(s) with
+that namespace; otter keeps the last check of a question, and the copy keeps one
+item from leaking into another (a broken SwishFunction would otherwise also break
+the Swish module's question). Items that target the same question go to
 different notebooks; all notebooks are graded in parallel, once per module.
 """
 from __future__ import annotations
