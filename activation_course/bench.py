@@ -253,9 +253,8 @@ GRADE_CMD = [sys.executable, "-m", "activation_course.grading"]
 
 
 def _grade(hw: str, subs: Path, jobs: int, out: Path) -> float:
-    return _run(GRADE_CMD + ["--hw", hw, "--submissions", str(subs), "--out", str(out / "gradebook.csv"),
-                             "--results-dir", str(out / "results"), "--jobs", str(jobs), "--redo",
-                             "--no-progress"], cwd=REPO)
+    return _run(GRADE_CMD + [hw, str(subs), "--out", str(out / "gradebook.csv"), "--jobs", str(jobs),
+                             "--redo", "--no-progress"], cwd=REPO)
 
 
 def _plain_execute(nb_path: Path) -> float:

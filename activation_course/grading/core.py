@@ -19,6 +19,7 @@ The tool never runs student code itself. For each submission it
 from __future__ import annotations
 
 import ast
+import atexit
 import csv
 import hashlib
 import hmac
@@ -96,6 +97,7 @@ def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
     from otter.test_files import create_test_file
 
     extract = Path(tempfile.mkdtemp(prefix="acgrade-ag-"))
+    atexit.register(shutil.rmtree, extract, True)
     try:
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(extract)
@@ -757,14 +759,20 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _num(x) -> str:
+    """A score for the CSV: 5 decimals like otter's results, no trailing zeros."""
+    r = round(float(x), 5)
+    return str(int(r)) if r == int(r) else repr(r)
+
+
 def gradebook_rows(records: list[dict], a: Assignment) -> tuple[list[str], list[list]]:
     header = ["submission", "status", "total", "max"] + a.questions + ["message"]
     rows = []
     for r in records:
         scores = r.get("scores") or {}
         one_line = " ".join(str(r.get("message", "")).split())
-        rows.append([r["submission"], r["status"], f"{float(r.get('total', 0)):g}", f"{a.total_max:g}"]
-                    + [f"{scores[q]:g}" if q in scores else "" for q in a.questions] + [one_line])
+        rows.append([r["submission"], r["status"], _num(r.get("total", 0)), _num(a.total_max)]
+                    + [_num(scores[q]) if q in scores else "" for q in a.questions] + [one_line])
     return header, rows
 
 

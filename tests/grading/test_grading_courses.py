@@ -112,12 +112,12 @@ def test_course_batch(courses, hw):
 
     part, oracle = rows["partial.ipynb"], courses[hw]["oracle"]
     assert part["status"] == "graded", part
-    assert {q: float(part[q]) for q in full} == pytest.approx(oracle), (part, oracle)
+    assert {q: float(part[q]) for q in full} == pytest.approx(oracle, abs=1e-4), (part, oracle)
     assert float(part["total"]) < sum(full.values())
 
     tamper = rows["tamper.ipynb"]
     assert tamper["status"] == "flagged" and "allclose" in tamper["message"], tamper
-    assert {q: float(tamper[q]) for q in full} == pytest.approx(oracle), (tamper, oracle)
+    assert {q: float(tamper[q]) for q in full} == pytest.approx(oracle, abs=1e-4), (tamper, oracle)
 
     assert rows["garbage.ipynb"]["status"] == "invalid"
     if courses[hw]["other"]:
