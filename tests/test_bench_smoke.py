@@ -1,0 +1,46 @@
+"""`make bench` keeps working: every section runs end to end with tiny sizes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from activation_course import bench
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_median_time_takes_the_median():
+    import time as _time
+    sleeps = [0.05, 0.01, 0.03, 0.02]
+    it = iter(sleeps)
+    t = bench.median_time(lambda: _time.sleep(next(it)), repeat=3, warmup=1)
+    assert 0.019 < t < 0.03 + 0.01  # median of (0.01, 0.03, 0.02) is 0.02
+
+
+def test_table_renders_every_column():
+    text = bench.table([{"a": 1.23456, "b": "x"}, {"a": 2.0, "c": 5}])
+    lines = text.strip().splitlines()
+    assert lines[0] == "| a | b | c |"
+    assert len(lines) == 4 and "1.23" in lines[2] and "| 5 |" in lines[3]
+
+
+@pytest.mark.slow
+def test_bench_smoke_runs_end_to_end(tmp_path):
+    out = tmp_path / "results.md"
+    if not (REPO / "_build" / ".jupyter_cache").exists():
+        pytest.skip("the book has not been built (make test builds it first)")
+    proc = subprocess.run([sys.executable, "-m", "activation_course.bench", "--smoke", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    for heading in ("## Machine", "## 1. Grading", "## 2. Training", "## 3b. Chapter", "## 4. Activations",
+                    "## 4b. Activations"):
+        assert heading in text, f"missing section {heading}"
+    data = json.loads(out.with_suffix(".json").read_text())
+    # Every grading run graded the correct submission: a ratio exists and times are positive.
+    assert data["grading"][0]["grade one (s)"] > 0 and data["grading"][0]["speedup"] > 0
+    assert {r["activation"] for r in data["activations"]} == {"sigmoid", "swish", "mish"}
+    # The comparison trains all six activations of Assignment 3.
+    assert len(data["accuracy"]) == 6
