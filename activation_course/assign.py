@@ -77,7 +77,8 @@ def _otter() -> list[str]:
     return [sys.executable, "-m", "otter"]
 
 
-def _env() -> dict[str, str]:
+def subprocess_env() -> dict[str, str]:
+    """The environment for otter and jupyter subprocesses (shared with the benchmarks)."""
     env = dict(os.environ)
     # Kernels started by otter must be this interpreter's (the venv's).
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -92,7 +93,7 @@ def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> 
         dist = Path(tmp) / "dist"
         proc = subprocess.run(
             _otter() + ["assign", "--no-pdfs", str(master), str(dist)],
-            cwd=master.parent, env=_env(), capture_output=True, text=True,
+            cwd=master.parent, env=subprocess_env(), capture_output=True, text=True,
         )
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])

@@ -34,6 +34,8 @@ from typing import Callable
 
 import numpy as np
 
+from .assign import subprocess_env
+
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "grade_one_numpy_s": 15.0,
@@ -59,17 +61,9 @@ def median_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> f
     return statistics.median(times)
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    return env
-
-
 def _run(cmd: list[str], **kw) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, **kw)
+    proc = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, **kw)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

@@ -89,3 +89,60 @@ def max_scores(hw: str) -> dict[str, float]:
                 t = env.get("test") or env
                 scores[t["name"]] = float(t["points"])
     return scores
+
+
+# ----------------------------------------------------------- packing many items into few runs
+# An otter run costs seconds, so the wrong-implementation suites pack several items
+# (mutants or rewrites) into one notebook: each item is graded in its own copy of the
+# notebook's globals, and items that share a question never share a notebook.
+
+def questions_of(item) -> tuple[str, ...]:
+    """The questions an item targets: ``item.question`` (a mutant) or ``item.questions``."""
+    return (item.question,) if hasattr(item, "question") else tuple(item.questions)
+
+
+def pack(items) -> list[list]:
+    """Greedy packing: items that share a question never share a notebook."""
+    rounds: list[tuple[set, list]] = []
+    for item in items:
+        qs = set(questions_of(item))
+        for used, members in rounds:
+            if not used & qs:
+                used |= qs
+                members.append(item)
+                break
+        else:
+            rounds.append((qs, [item]))
+    return [members for _, members in rounds]
+
+
+def graded_cell(item) -> str:
+    """A notebook cell that grades ``item`` in its own copy of the notebook's globals."""
+    checks = "".join(f"grader.check({q!r}, global_env=_item_ns)\n" for q in questions_of(item))
+    return (f"# {type(item).__name__} {item.id}\n"
+            f"_item_ns = dict(globals())\n"
+            f"exec(compile({item.code!r}, {('<' + item.id + '>')!r}, 'exec'), _item_ns)\n"
+            + checks)
+
+
+def packed_notebook(hw: str, items, dest: Path) -> Path:
+    """The solution notebook with one graded cell per item appended (via ``variant``)."""
+    nb = None
+    for item in items:
+        nb = variant(hw, graded_cell(item), dest, base=nb)
+    return nb
+
+
+def pasted_student_notebook(hw: str, dest: Path) -> Path:
+    """The student notebook with the solution cells pasted into its answer cells, in order."""
+    solution = nbformat.read(solution_notebook(hw), as_version=4)
+    student = nbformat.read(student_notebook(hw), as_version=4)
+    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
+    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
+    for cell, source in zip(answers, sources):
+        cell.source = source
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{hw}.ipynb"
+    nbformat.write(student, out)
+    return out

@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from otter_support import max_scores, otter_run_many, solution_notebook, student_notebook, variant
+from otter_support import (max_scores, otter_run_many, pack, packed_notebook, pasted_student_notebook,
+                           questions_of)
 
 HW = "hw1"
 HERE = Path(__file__).resolve().parent
@@ -35,57 +35,6 @@ catalogue = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = catalogue  # dataclasses look their module up there
 _spec.loader.exec_module(catalogue)
 MUTANTS, REWRITES = catalogue.MUTANTS, catalogue.REWRITES
-
-
-def _questions(item) -> tuple[str, ...]:
-    return (item.question,) if isinstance(item, catalogue.Mutant) else item.questions
-
-
-def pack(items) -> list[list]:
-    """Greedy packing: items that share a question never share a notebook."""
-    rounds: list[tuple[set, list]] = []
-    for item in items:
-        qs = set(_questions(item))
-        for used, members in rounds:
-            if not used & qs:
-                used |= qs
-                members.append(item)
-                break
-        else:
-            rounds.append((qs, [item]))
-    return [members for _, members in rounds]
-
-
-def graded_cell(item) -> str:
-    """A notebook cell that grades ``item`` in its own copy of the notebook's globals."""
-    checks = "".join(f"grader.check({q!r}, global_env=_hw1_ns)\n" for q in _questions(item))
-    return (f"# {type(item).__name__} {item.id}\n"
-            f"_hw1_ns = dict(globals())\n"
-            f"exec(compile({item.code!r}, {('<' + item.id + '>')!r}, 'exec'), _hw1_ns)\n"
-            + checks)
-
-
-def packed_notebook(items, dest: Path) -> Path:
-    """The solution notebook with one graded cell per item appended (via ``variant``)."""
-    nb = None
-    for item in items:
-        nb = variant(HW, graded_cell(item), dest, base=nb)
-    return nb
-
-
-def pasted_student_notebook(dest: Path) -> Path:
-    """The student notebook with the solution cells pasted into its answer cells, in order."""
-    solution = nbformat.read(solution_notebook(HW), as_version=4)
-    student = nbformat.read(student_notebook(HW), as_version=4)
-    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
-    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
-    assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
-    for cell, source in zip(answers, sources):
-        cell.source = source
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{HW}.ipynb"
-    nbformat.write(student, out)
-    return out
 
 
 MUTANT_ROUNDS = pack(MUTANTS)
@@ -102,17 +51,17 @@ def maxima() -> dict[str, float]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
     root = tmp_path_factory.mktemp("hw1-graded")
-    notebooks = {"pasted-student": pasted_student_notebook(root / "pasted-student")}
+    notebooks = {"pasted-student": pasted_student_notebook(HW, root / "pasted-student")}
     for i, items in enumerate(MUTANT_ROUNDS):
-        notebooks[f"mutants-{i}"] = packed_notebook(items, root / f"mutants-{i}")
+        notebooks[f"mutants-{i}"] = packed_notebook(HW, items, root / f"mutants-{i}")
     for i, items in enumerate(REWRITE_ROUNDS):
-        notebooks[f"rewrites-{i}"] = packed_notebook(items, root / f"rewrites-{i}")
+        notebooks[f"rewrites-{i}"] = packed_notebook(HW, items, root / f"rewrites-{i}")
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
     # shown with `pytest -s`: what each item scored on the question(s) it targets
     print(f"\nhw1: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
     for item in MUTANTS + REWRITES:
-        got = ", ".join(f"{q} {scores[ROUND_OF[item.id]][q]:g}" for q in _questions(item))
+        got = ", ".join(f"{q} {scores[ROUND_OF[item.id]][q]:g}" for q in questions_of(item))
         print(f"  {type(item).__name__.lower():8s} {item.id:30s} {got}")
     return scores
 
@@ -123,7 +72,7 @@ def test_catalogue_is_large_and_distinct(maxima):
         assert len({i.id for i in items}) == len(items), "duplicate ids"
         assert len({i.code.strip() for i in items}) == len(items), "duplicate code"
     for item in MUTANTS + REWRITES:
-        for q in _questions(item):
+        for q in questions_of(item):
             assert q in maxima, f"{item.id}: unknown question {q}"
     assert set(maxima) == {m.question for m in MUTANTS}, "every question needs a mutant"
     assert sum(maxima.values()) == 100

@@ -28,7 +28,8 @@ import nbformat
 import pytest
 import yaml
 
-from otter_support import max_scores, otter_run_many, solution_notebook, student_notebook, variant
+from otter_support import (max_scores, otter_run_many, pack, packed_notebook, pasted_student_notebook,
+                           questions_of, solution_notebook)
 
 HW = "hw3"
 MASTER = Path(__file__).resolve().parents[2] / "solutions" / HW / f"{HW}.ipynb"
@@ -444,56 +445,6 @@ class PReLU(nn.Module):
 
 # --------------------------------------------------------------------------- packing and grading
 
-def _questions(item) -> tuple[str, ...]:
-    return (item.question,) if isinstance(item, Mutant) else item.questions
-
-
-def pack(items) -> list[list]:
-    """Greedy packing: items that share a question never share a notebook."""
-    rounds: list[tuple[set, list]] = []
-    for item in items:
-        qs = set(_questions(item))
-        for used, members in rounds:
-            if not used & qs:
-                used |= qs
-                members.append(item)
-                break
-        else:
-            rounds.append((qs, [item]))
-    return [members for _, members in rounds]
-
-
-def graded_cell(item) -> str:
-    """A notebook cell that grades ``item`` in its own copy of the notebook's globals."""
-    checks = "".join(f"grader.check({q!r}, global_env=_hw3_ns)\n" for q in _questions(item))
-    return (f"# {type(item).__name__} {item.id}\n"
-            f"_hw3_ns = dict(globals())\n"
-            f"exec(compile({item.code!r}, {('<' + item.id + '>')!r}, 'exec'), _hw3_ns)\n"
-            + checks)
-
-
-def packed_notebook(items, dest: Path) -> Path:
-    nb = None
-    for item in items:
-        nb = variant(HW, graded_cell(item), dest, base=nb)
-    return nb
-
-
-def pasted_student_notebook(dest: Path) -> Path:
-    """The student notebook with the solution cells pasted into its answer cells, in order."""
-    solution = nbformat.read(solution_notebook(HW), as_version=4)
-    student = nbformat.read(student_notebook(HW), as_version=4)
-    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
-    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
-    assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
-    for cell, source in zip(answers, sources):
-        cell.source = source
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{HW}.ipynb"
-    nbformat.write(student, out)
-    return out
-
-
 def manual_points() -> dict[str, float]:
     """Points of the hand-graded questions, read from the master notebook's question configs."""
     nb = json.loads(MASTER.read_text())
@@ -521,11 +472,11 @@ def maxima() -> dict[str, float]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
     root = tmp_path_factory.mktemp("hw3-graded")
-    notebooks = {"pasted-student": pasted_student_notebook(root / "pasted-student")}
+    notebooks = {"pasted-student": pasted_student_notebook(HW, root / "pasted-student")}
     for i, items in enumerate(MUTANT_ROUNDS):
-        notebooks[f"mutants-{i}"] = packed_notebook(items, root / f"mutants-{i}")
+        notebooks[f"mutants-{i}"] = packed_notebook(HW, items, root / f"mutants-{i}")
     for i, items in enumerate(REWRITE_ROUNDS):
-        notebooks[f"rewrites-{i}"] = packed_notebook(items, root / f"rewrites-{i}")
+        notebooks[f"rewrites-{i}"] = packed_notebook(HW, items, root / f"rewrites-{i}")
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
     print(f"\nhw3: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
@@ -540,7 +491,7 @@ def test_catalogue_is_large_and_distinct(maxima):
         assert len({i.id for i in items}) == len(items), "duplicate ids"
         assert len({i.code.strip() for i in items}) == len(items), "duplicate code"
     for item in MUTANTS + REWRITES:
-        for q in _questions(item):
+        for q in questions_of(item):
             assert q in maxima, f"{item.id}: unknown question {q}"
     assert set(maxima) == set(AUTOGRADED)
     assert {m.question for m in MUTANTS} == set(AUTOGRADED) - {Q5}, "every function question needs a mutant"
