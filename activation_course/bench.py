@@ -252,9 +252,17 @@ def _grade(hw: str, subs: Path, jobs: int, out: Path) -> float:
 
 
 def _plain_execute(nb_path: Path) -> float:
+    """Execute the cells grading executes, in a plain kernel with no otter at all.
+
+    Grading skips cells tagged ``otter_ignore`` (demos, plots, the training
+    comparison); otter's own cells (set-up, ``grader.check``, export) are the
+    grading's work, not the notebook's. What is left is the notebook's own work.
+    """
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(nb_path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type != "code" or not (
+        "otter_ignore" in c.metadata.get("tags", []) or "grader" in c.source or "import otter" in c.source)]
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}}).execute()
     return time.perf_counter() - t0
@@ -396,10 +404,20 @@ def main(argv: list[str] | None = None) -> int:
     section("training", do_training)
     section("book", do_book)
     section("grading", do_grading)
+    out = Path(args.out)
+    previous = out.with_suffix(".json")
+    if args.only and previous.exists():  # keep the sections not re-run from the last report
+        kept = json.loads(previous.read_text())
+        rerun = {"grading": ["grading"], "training": ["training", "accuracy"], "book": ["book", "chapters"],
+                 "activations": ["activations", "autograd"]}
+        for section_name, keys in rerun.items():
+            if section_name not in sections:
+                for k in keys:
+                    if k in kept:
+                        results[k] = kept[k]
     results["targets"] = targets_table(results)
     text = report(results, args.smoke)
     print(text)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     (out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))
