@@ -48,6 +48,30 @@ TARGETS = {
 }
 
 
+# What limits what, as measured on the 2-core CPU machine of the committed report.
+NOTES = [
+    "Grading: a submission's cost is mostly fixed start-up: the grading runner imports otter "
+    "(about 2 s, most of it jsonschema), starts a kernel, and the kernel imports numpy or torch "
+    "(torch about 1.5 s). The notebook's own work is measured on the cells grading executes "
+    "(cells tagged otter_ignore, such as plots and Assignment 3's comparison, are skipped by both). "
+    "A negative overhead means the grading run was faster than the plain kernel run: the guard runs "
+    "the tests in-process, and the two runs' noise is larger than the difference.",
+    "JOBS=2 on 2 cores: the speedup stays just under 2 because each kernel is single-threaded "
+    "numpy/torch work plus process start-up that overlaps well.",
+    "Activations: the numpy reference reaches 1-3% of the copy bound. It is compute-bound on "
+    "transcendentals (exp, log1p, tanh), and each numpy operation writes a full temporary array; "
+    "torch's built-ins fuse forward and backward into one SIMD kernel per pass and use both cores. "
+    "At 10^7 float64 elements the temporaries (80 MB each) no longer fit any cache and fresh pages "
+    "must be faulted in, which is why throughput drops there.",
+    "Autograd Functions: the student-style Swish does several elementwise passes and saves tensors "
+    "for backward, so it is several times slower than F.silu's fused kernel; the student-style Mish "
+    "is on par with F.mish, whose CPU backward is not fused either.",
+    "Book and training: far inside the targets; the chapters run single-threaded on purpose "
+    "(torch.set_num_threads(1)) because their tensors are small, and the harness keeps the digits "
+    "data on the device and uses one CPU thread per run.",
+]
+
+
 # --------------------------------------------------------------------------- utils
 def median_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
     """Median wall time of ``fn`` over ``repeat`` runs after ``warmup`` runs."""
@@ -363,10 +387,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", choices=["grading", "training", "book", "activations"],
                    help="run only these sections")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--report-only", action="store_true", help="rewrite the Markdown report from the last JSON")
     args = p.parse_args(argv)
     sections = set(args.only or ["grading", "training", "book", "activations"])
     repeat = 1 if args.smoke else max(3, args.repeat)
-    results: dict = {"machine": machine(), "notes": []}
+    results: dict = {"machine": machine(), "notes": NOTES}
+    out = Path(args.out)
+    if args.report_only:  # rebuild the Markdown from the last run's JSON
+        results = json.loads(out.with_suffix(".json").read_text())
+        results["notes"] = NOTES
+        results["targets"] = targets_table(results)
+        out.write_text(report(results, smoke=False))
+        print(out.read_text())
+        return 0
 
     def section(name, fn):
         if name not in sections:
@@ -404,7 +437,6 @@ def main(argv: list[str] | None = None) -> int:
     section("training", do_training)
     section("book", do_book)
     section("grading", do_grading)
-    out = Path(args.out)
     previous = out.with_suffix(".json")
     if args.only and previous.exists():  # keep the sections not re-run from the last report
         kept = json.loads(previous.read_text())
