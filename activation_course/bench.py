@@ -50,12 +50,17 @@ TARGETS = {
 
 # What limits what, as measured on the 2-core CPU machine of the committed report.
 NOTES = [
-    "Grading: a submission's cost is mostly fixed start-up: the grading runner imports otter "
-    "(about 2 s, most of it jsonschema), starts a kernel, and the kernel imports numpy or torch "
-    "(torch about 1.5 s). The notebook's own work is measured on the cells grading executes "
-    "(cells tagged otter_ignore, such as plots and Assignment 3's comparison, are skipped by both). "
-    "A negative overhead means the grading run was faster than the plain kernel run: the guard runs "
-    "the tests in-process, and the two runs' noise is larger than the difference.",
+    "Grading overhead misses its 5 s target (9-13 s over the notebook's own work). Measured parts: "
+    "`import otter` costs 2.4 s and happens twice, once in the grading runner (otter's grading "
+    "preprocessor builds the notebook) and once in the kernel (otter's set-up cell); the tool itself "
+    "starts in 0.2 s; the rest is the hidden tests, which are grading work by nature: torch float64 "
+    "oracles (hw1, hw2), hw2's 30-layer gradient experiments under three initialisations, hw3's "
+    "gradchecks and short training runs against nn.SiLU/nn.Mish/nn.PReLU, plus the tamper guard's "
+    "snapshot and restore around each question. The notebook's own work is measured on the cells "
+    "grading executes (cells tagged otter_ignore, such as plots and Assignment 3's comparison, are "
+    "skipped by both), in a plain kernel without otter. Not fixed: removing otter's import from one "
+    "of the two processes means re-implementing its grading preprocessor or its Notebook class; "
+    "the per-submission total still meets its target for every assignment.",
     "JOBS=2 on 2 cores: the speedup stays just under 2 because each kernel is single-threaded "
     "numpy/torch work plus process start-up that overlaps well.",
     "Activations: the numpy reference reaches 1-3% of the copy bound. It is compute-bound on "
