@@ -2,15 +2,12 @@
 need no kernel (intake of broken files, the verdict channel's checks)."""
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
 import json
-import os
 import shlex
 import socket
-import sys
 import time
 import zipfile
 from pathlib import Path

@@ -15,7 +15,6 @@ same whether a question is graded at its ``grader.check`` cell (otter) or at the
 """
 from __future__ import annotations
 
-import json
 import time
 
 import nbformat
