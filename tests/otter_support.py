@@ -146,3 +146,25 @@ def pasted_student_notebook(hw: str, dest: Path) -> Path:
     out = dest / f"{hw}.ipynb"
     nbformat.write(student, out)
     return out
+
+
+class Catalogue:
+    """Mutants and rewrites of one assignment, packed into as few notebooks as possible.
+
+    ``round_of`` maps each item's id to the notebook that grades it; ``notebooks(root)``
+    writes the packed notebooks plus the student notebook with the solutions pasted in.
+    """
+
+    def __init__(self, hw: str, mutants, rewrites):
+        self.hw = hw
+        self.mutant_rounds, self.rewrite_rounds = pack(mutants), pack(rewrites)
+        self.round_of = {item.id: f"{kind}-{i}"
+                         for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds))
+                         for i, members in enumerate(rounds) for item in members}
+
+    def notebooks(self, root: Path) -> dict[str, Path]:
+        notebooks = {"pasted-student": pasted_student_notebook(self.hw, root / "pasted-student")}
+        for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds)):
+            for i, items in enumerate(rounds):
+                notebooks[f"{kind}-{i}"] = packed_notebook(self.hw, items, root / f"{kind}-{i}")
+        return notebooks

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from otter_support import (max_scores, otter_run_many, pack, packed_notebook, pasted_student_notebook,
+from otter_support import (Catalogue, max_scores, otter_run_many,
                            questions_of)
 
 HW = "hw1"
@@ -37,10 +37,8 @@ _spec.loader.exec_module(catalogue)
 MUTANTS, REWRITES = catalogue.MUTANTS, catalogue.REWRITES
 
 
-MUTANT_ROUNDS = pack(MUTANTS)
-REWRITE_ROUNDS = pack(REWRITES)
-ROUND_OF = {item.id: f"mutants-{i}" for i, r in enumerate(MUTANT_ROUNDS) for item in r}
-ROUND_OF.update({item.id: f"rewrites-{i}" for i, r in enumerate(REWRITE_ROUNDS) for item in r})
+CATALOGUE = Catalogue(HW, MUTANTS, REWRITES)
+MUTANT_ROUNDS, REWRITE_ROUNDS, ROUND_OF = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds, CATALOGUE.round_of
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +49,7 @@ def maxima() -> dict[str, float]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
     root = tmp_path_factory.mktemp("hw1-graded")
-    notebooks = {"pasted-student": pasted_student_notebook(HW, root / "pasted-student")}
-    for i, items in enumerate(MUTANT_ROUNDS):
-        notebooks[f"mutants-{i}"] = packed_notebook(HW, items, root / f"mutants-{i}")
-    for i, items in enumerate(REWRITE_ROUNDS):
-        notebooks[f"rewrites-{i}"] = packed_notebook(HW, items, root / f"rewrites-{i}")
+    notebooks = CATALOGUE.notebooks(root)
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
     # shown with `pytest -s`: what each item scored on the question(s) it targets

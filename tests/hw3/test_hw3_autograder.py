@@ -28,7 +28,7 @@ import nbformat
 import pytest
 import yaml
 
-from otter_support import (max_scores, otter_run_many, pack, packed_notebook, pasted_student_notebook,
+from otter_support import (Catalogue, max_scores, otter_run_many,
                            questions_of, solution_notebook)
 
 HW = "hw3"
@@ -458,10 +458,8 @@ def manual_points() -> dict[str, float]:
     return points
 
 
-MUTANT_ROUNDS = pack(MUTANTS)
-REWRITE_ROUNDS = pack(REWRITES)
-ROUND_OF = {item.id: f"mutants-{i}" for i, r in enumerate(MUTANT_ROUNDS) for item in r}
-ROUND_OF.update({item.id: f"rewrites-{i}" for i, r in enumerate(REWRITE_ROUNDS) for item in r})
+CATALOGUE = Catalogue(HW, MUTANTS, REWRITES)
+MUTANT_ROUNDS, REWRITE_ROUNDS, ROUND_OF = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds, CATALOGUE.round_of
 
 
 @pytest.fixture(scope="module")
@@ -472,11 +470,7 @@ def maxima() -> dict[str, float]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
     root = tmp_path_factory.mktemp("hw3-graded")
-    notebooks = {"pasted-student": pasted_student_notebook(HW, root / "pasted-student")}
-    for i, items in enumerate(MUTANT_ROUNDS):
-        notebooks[f"mutants-{i}"] = packed_notebook(HW, items, root / f"mutants-{i}")
-    for i, items in enumerate(REWRITE_ROUNDS):
-        notebooks[f"rewrites-{i}"] = packed_notebook(HW, items, root / f"rewrites-{i}")
+    notebooks = CATALOGUE.notebooks(root)
     start = time.perf_counter()
     scores = otter_run_many(HW, notebooks)
     print(f"\nhw3: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
