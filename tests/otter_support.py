@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -95,6 +96,15 @@ def max_scores(hw: str) -> dict[str, float]:
 # An otter run costs seconds, so the wrong-implementation suites pack several items
 # (mutants or rewrites) into one notebook: each item is graded in its own copy of the
 # notebook's globals, and items that share a question never share a notebook.
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately wrong implementation: ``code`` must lose points on ``question``."""
+    id: str
+    question: str
+    mistake: str
+    code: str
+
 
 def questions_of(item) -> tuple[str, ...]:
     """The questions an item targets: ``item.question`` (a mutant) or ``item.questions``."""

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    question: str
-    mistake: str
-    code: str
+from otter_support import Mutant
 
 
 @dataclass(frozen=True)

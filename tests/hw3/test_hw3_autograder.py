@@ -28,7 +28,7 @@ import nbformat
 import pytest
 import yaml
 
-from otter_support import (Catalogue, max_scores, otter_run_many,
+from otter_support import (Catalogue, Mutant, max_scores, otter_run_many,
                            questions_of, solution_notebook)
 
 HW = "hw3"
@@ -36,14 +36,6 @@ MASTER = Path(__file__).resolve().parents[2] / "solutions" / HW / f"{HW}.ipynb"
 Q1, Q2, Q3, Q4, Q5 = ("q1_swish_function", "q2_swish_module", "q3_mish_function",
                       "q4_prelu_function", "q5_training_matches_reference")
 AUTOGRADED = (Q1, Q2, Q3, Q4, Q5)
-
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    question: str
-    mistake: str
-    code: str
 
 
 @dataclass(frozen=True)
