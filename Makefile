@@ -49,10 +49,10 @@ $(MATHJAX): package.json
 	@touch $@
 
 assign: install
-	$(BIN)/python -m activation_course.assign $(HW)
+	$(BIN)/python -m course_tools.assign $(HW)
 
 assign-check: install
-	$(BIN)/python -m activation_course.assign --check
+	$(BIN)/python -m course_tools.assign --check
 
 # From a clean _build: an incremental build silently skips an unchanged failing notebook.
 book: install assign
@@ -71,11 +71,11 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 grade: install
-	$(BIN)/python -m activation_course.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # Benchmarks write bench/results.md; run on a quiet machine (see the report's notes).
 bench: install
-	$(BIN)/python -m activation_course.bench
+	$(BIN)/python -m course_tools.bench
 
 # Assignment 3's checks on CUDA (skipped without a GPU).
 test-gpu: install

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activation_course import bench
+from course_tools import bench
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def test_bench_smoke_runs_end_to_end(tmp_path):
     out = tmp_path / "results.md"
     if not (REPO / "_build" / ".jupyter_cache").exists():
         pytest.skip("the book has not been built (make test builds it first)")
-    proc = subprocess.run([sys.executable, "-m", "activation_course.bench", "--smoke", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "course_tools.bench", "--smoke", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()

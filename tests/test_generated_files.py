@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from activation_course import assign
+from course_tools import assign
 
 HWS = sorted(assign.masters())
 

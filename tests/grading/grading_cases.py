@@ -35,7 +35,7 @@ def tool_env() -> dict:
 
 
 def run_tool(*args, timeout=900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "activation_course.grading", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "course_tools.grading", *map(str, args)],
                           capture_output=True, text=True, env=tool_env(), timeout=timeout, cwd=REPO)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from activation_course.grading import cli, core
+from course_tools.grading import cli, core
 from grading.grading_cases import notebook, read_gradebook, run_tool
 
 

@@ -1,6 +1,6 @@
 """Execute one prepared submission (run by the tool in its own session, under limits).
 
-``python -m activation_course.grading.runner WORKDIR`` reads ``WORKDIR/job.json``
+``python -m course_tools.grading.runner WORKDIR`` reads ``WORKDIR/job.json``
 (written by the tool, no secrets), adds otter's grading cells
 (``otter.execute.preprocessor.GradingPreprocessor``: init, cwd, seeds), the
 guard cell right before the first student cell and the finish cell at the end,
@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 GUARD_CELL = """\
-import activation_course.grading.guard as _acgrade_guard
+import course_tools.grading.guard as _acgrade_guard
 _acgrade_guard.arm()
 del _acgrade_guard
 """

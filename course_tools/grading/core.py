@@ -6,7 +6,7 @@ The tool never runs student code itself. For each submission it
    assignment, safe zip members) -- anything that fails is an ``invalid`` row;
 2. lays out a private work folder (the notebook copy with the course's python3
    kernelspec, the autograder's tests and support files, the student's extra files);
-3. starts ``python -m activation_course.grading.runner`` in a new session
+3. starts ``python -m course_tools.grading.runner`` in a new session
    (``start_new_session=True``) with caps on address space, file size and core
    dumps, and waits for it under a wall-clock timeout; at the end (timeout or not)
    the whole process group, and the kernel's, are SIGKILLed;
@@ -429,7 +429,7 @@ def _set_limits_cmd(limits: Limits) -> list[str]:
             f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limits.max_output_mb * 2**20},) * 2)\n"
             "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
             "sys.argv = ['runner'] + sys.argv[1:]\n"
-            "runpy.run_module('activation_course.grading.runner', run_name='__main__')\n"]
+            "runpy.run_module('course_tools.grading.runner', run_name='__main__')\n"]
 
 
 class Channel(threading.Thread):

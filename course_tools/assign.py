@@ -1,6 +1,6 @@
 """Generate student notebooks and autograder zips from the otter-assign masters.
 
-``make assign`` runs ``python -m activation_course.assign``. For every master
+``make assign`` runs ``python -m course_tools.assign``. For every master
 notebook ``solutions/<hw>/<hw>.ipynb`` it runs ``otter assign`` (which also
 checks that the solutions score 100%) into a scratch folder and then writes, with
 stable names and byte-stable contents:

@@ -1,5 +1,5 @@
 """Instructor grading: a folder of submissions to a gradebook, robust to broken and
-adversarial work. Entry point: ``python -m activation_course.grading --help``.
+adversarial work. Entry point: ``python -m course_tools.grading --help``.
 
 Modules: ``cli`` (command line, progress, ``--docker``), ``core`` (intake, one
 sandboxed run per submission, verdicts, gradebook), ``runner`` (executes one

@@ -1,4 +1,4 @@
-"""Command line: ``python -m activation_course.grading HW SUBMISSIONS... [options]``."""
+"""Command line: ``python -m course_tools.grading HW SUBMISSIONS... [options]``."""
 from __future__ import annotations
 
 import argparse
@@ -29,13 +29,13 @@ Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
 
 EPILOG = """\
 examples:
-  python -m activation_course.grading hw1 submissions/
-  python -m activation_course.grading hw2 submissions/ --out grades/hw2.csv --jobs 4 --timeout 300
-  python -m activation_course.grading hw3 submissions/ --docker --dry-run   # the otter grade command"""
+  python -m course_tools.grading hw1 submissions/
+  python -m course_tools.grading hw2 submissions/ --out grades/hw2.csv --jobs 4 --timeout 300
+  python -m course_tools.grading hw3 submissions/ --docker --dry-run   # the otter grade command"""
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m activation_course.grading", description=DESCRIPTION,
+    p = argparse.ArgumentParser(prog="python -m course_tools.grading", description=DESCRIPTION,
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("hw", help="assignment name (hw1, hw2, hw3): grades against autograder/HW/HW-autograder.zip")
     p.add_argument("submissions", nargs="+", help="submission files and/or folders (searched recursively)")

@@ -272,7 +272,7 @@ def bench_book(cold: bool) -> tuple[list[dict], dict[str, float]]:
 
 
 # ----------------------------------------------------------------------- grading
-GRADE_CMD = [sys.executable, "-m", "activation_course.grading"]
+GRADE_CMD = [sys.executable, "-m", "course_tools.grading"]
 
 
 def _grade(hw: str, subs: Path, jobs: int, out: Path) -> float:
@@ -364,7 +364,7 @@ def targets_table(results: dict) -> list[dict]:
 
 def report(results: dict, smoke: bool) -> str:
     parts = ["# Benchmark results\n",
-             "Produced by `make bench` (`python -m activation_course.bench`). Medians of at least three runs "
+             "Produced by `make bench` (`python -m course_tools.bench`). Medians of at least three runs "
              "after a warm-up; ratios are measured side by side in the same run.\n"]
     if smoke:
         parts.append("**Smoke run with tiny sizes: these numbers mean nothing.**\n")
