@@ -5,10 +5,13 @@ SHELL := /bin/bash
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
-# The CPU build of torch, installed before requirements.txt so pip never pulls a
-# multi-GB CUDA build. GPU users: `make install TORCH_SPEC=torch` (see README).
+# torch is installed first, from PyPI plus the PyTorch CPU wheel index as an
+# *extra* index: on Linux pip then takes the CPU build (2.13.0+cpu ranks above
+# PyPI's CUDA build of 2.13.0), and other platforms or versions still resolve
+# from PyPI. GPU users name a CUDA index instead (see README), e.g.
+# `make install TORCH_INDEX=https://download.pytorch.org/whl/cu128`.
 TORCH_SPEC  ?= torch==2.13.0
-TORCH_INDEX ?=
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 STAMP   := $(VENV)/.installed
 MATHJAX := book/_vendor/mathjax/es5/tex-chtml.js
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -36,7 +39,7 @@ install: $(STAMP) $(MATHJAX)
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
 	$(BIN)/python -m pip install -q -r requirements.txt -e . 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
 	@touch $@
 
