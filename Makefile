@@ -23,14 +23,16 @@ SUBMISSIONS ?=
 OUT ?=
 JOBS ?=
 TIMEOUT ?=
+DEST ?= _release
 
-.PHONY: help install book book-fast assign assign-check test test-fast test-gpu grade bench clean
+.PHONY: help install book book-fast assign assign-check release test test-fast test-gpu grade bench clean
 
 help:
 	@echo "make book        set up, regenerate assignments, build the book from scratch"
 	@echo "make test        set up, then run the whole test suite"
 	@echo "make book-fast   rebuild the book reusing the execution cache"
 	@echo "make assign      regenerate assignments/ and autograder/ from solutions/"
+	@echo "make release     write the student edition to _release/ (or DEST=dir)"
 	@echo "make grade HW=hw1 SUBMISSIONS=folder [OUT=gradebook.csv JOBS=n TIMEOUT=s]"
 	@echo "make bench       measure grading, training, book build and activation speed"
 
@@ -56,6 +58,10 @@ assign: install
 
 assign-check: install
 	$(BIN)/python -m course_tools.assign --check
+
+# The student edition (the course's public repository): no solutions, no tools.
+release: install
+	$(BIN)/python -m course_tools.release $(DEST)
 
 # From a clean _build: an incremental build silently skips an unchanged failing notebook.
 book: install assign
@@ -85,4 +91,4 @@ test-gpu: install
 	$(BIN)/python -m pytest tests/hw3/test_hw3_gpu.py -v
 
 clean:
-	rm -rf _build
+	rm -rf _build _release
