@@ -25,6 +25,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_in_venv(bin_dir: Path, args: list[str], cwd: Path, timeout: float = 600, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([str(bin_dir / args[0]), *args[1:]], cwd=cwd, env=clean_env(**env),
+def run_in_venv(bin_dir: Path, args: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """Run a command as a student with the venv activated (its bin first on PATH)."""
+    full = clean_env(VIRTUAL_ENV=str(bin_dir.parent), **env)
+    full["PATH"] = str(bin_dir) + os.pathsep + full["PATH"]
+    exe = bin_dir / args[0]
+    return subprocess.run([str(exe) if exe.exists() else args[0], *args[1:]], cwd=cwd, env=full,
                           capture_output=True, text=True, timeout=timeout)
