@@ -242,7 +242,7 @@ def test_student_journey_in_jupyterlab(release_dir, student_venv, tmp_path):
             failure = (f"JupyterLab did not start: {exc}\n$ {' '.join(server.cmd)}\n"
                        f"--- server log ---\n{server.log_tail()}")
         if failure:
-            pytest.fail(failure, pytrace=False)
+            raise pytest.fail.Exception(failure, pytrace=False) from None
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -282,7 +282,7 @@ def test_student_journey_in_jupyterlab(release_dir, student_venv, tmp_path):
                         f"--- browser console errors ---\n" + "\n".join(console[-20:]) +
                         f"\n--- server log tail ---\n{server.log_tail()}")
                 if failure:
-                    pytest.fail(failure, pytrace=False)
+                    raise pytest.fail.Exception(failure, pytrace=False) from None
                 shot(name)
 
             panel = page.locator(".jp-NotebookPanel")
@@ -305,7 +305,10 @@ def test_student_journey_in_jupyterlab(release_dir, student_venv, tmp_path):
                 editor.click()
                 cell.locator(".cm-editor.cm-focused").wait_for(state="visible", timeout=10_000)
                 panel.locator(".jp-Notebook.jp-mod-editMode").wait_for(state="attached", timeout=10_000)
-                assert editor.get_attribute("contenteditable") == "true", \
+                # JupyterLab opens a cell with `editable: false` in a read-only CodeMirror
+                # (still contenteditable, but aria-readonly, and typing does nothing).
+                assert editor.get_attribute("contenteditable") == "true" \
+                    and editor.get_attribute("aria-readonly") != "true", \
                     f"cell {cell_text(cell)!r} opens read-only (`editable: false`?): a student cannot write in it"
 
             def cell_text(cell) -> str:
