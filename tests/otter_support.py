@@ -147,7 +147,9 @@ def pasted_student_notebook(hw: str, dest: Path) -> Path:
     """The student notebook with the solution cells pasted into its answer cells, in order."""
     solution = nbformat.read(solution_notebook(hw), as_version=4)
     student = nbformat.read(student_notebook(hw), as_version=4)
-    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
+    # model answers (tag model_answer) are solution cells that otter drops from the student notebook
+    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])
+               and "model_answer" not in c.metadata.get("tags", [])]
     answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
     assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
     for cell, source in zip(answers, sources):

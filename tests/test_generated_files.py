@@ -54,7 +54,10 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
 
 
 def _tagged(nb, tag):
-    return ["".join(c["source"]) for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
+    """Sources of the cells with this tag; model answers (solution cells that otter drops
+    from the student notebook) are not paired with an answer cell."""
+    return ["".join(c["source"]) for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])
+            and "model_answer" not in c.get("metadata", {}).get("tags", [])]
 
 
 @pytest.mark.parametrize("hw", HWS)

@@ -514,7 +514,10 @@ def test_autograder_is_self_contained_and_skips_the_comparison():
         assert '"hidden": True' in text or "'hidden': True" in text, f"{name} has no hidden test"
     nb = nbformat.read(solution_notebook(HW), as_version=4)
     graded_cells = [c.source for c in nb.cells if c.cell_type == "code" and "otter_ignore" not in c.metadata.get("tags", [])]
-    assert not [c for c in graded_cells if "activation_course" in c], "a graded cell imports activation_course"
+    # The first cell may try the course's Notebook: it falls back to otter's where the package is missing.
+    guarded = "try:\n    from activation_course.notebook import Notebook\nexcept ImportError:\n    from otter import Notebook\n"
+    assert not [c for c in graded_cells if "activation_course" in c.replace(guarded, "")], \
+        "a graded cell imports activation_course"
     ignored = [c.source for c in nb.cells if "otter_ignore" in c.metadata.get("tags", [])]
     assert any("compare(" in c for c in ignored) and any("plot_comparison(" in c for c in ignored)
 
