@@ -274,3 +274,41 @@ def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.05, steps
             a -= lr * grad
         history.append(a.detach().cpu().numpy().copy())
     return np.asarray(history)
+
+
+def dead_unit_revival(lr: float, *, seed: int, recovery_steps: int = 300, recovery_lr: float = 0.01,
+                      momentum: float = 0.0, n_data: int = 256,
+                      device: str | torch.device = "auto") -> dict:
+    """Which ReLU units killed by one large step come back, layer by layer.
+
+    The set-up of :func:`dying_relu_trial` (same data, same initial network): one
+    full-batch step at ``lr``, then ``recovery_steps`` steps of SGD at ``recovery_lr``
+    (``momentum`` optional, the optimiser starts with zero velocity). Returns, per
+    hidden layer, ``dead`` (units with z < 0 on every input right after the big step)
+    and ``revived`` (how many of those have z >= 0 on some input at the end), as
+    lists of ints. A first-layer unit sees only the fixed data, so with zero gradient
+    and zero velocity it cannot move; a later unit's input changes whenever the layers
+    below it are trained.
+    """
+    x, y = toy_regression(n_data, seed=seed, device=device)
+    model = make_mlp("relu", seed=seed + 1000, device=device)
+    sgd_steps(model, x, y, lr=lr, steps=1)
+
+    def dead_masks():
+        masks, h, mods = [], x, list(model)
+        with torch.no_grad():
+            for i, m in enumerate(mods):
+                h = m(h)
+                if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
+                    masks.append((h < 0).all(dim=0))
+        return masks
+
+    dead_after = dead_masks()
+    opt = torch.optim.SGD(model.parameters(), lr=recovery_lr, momentum=momentum)
+    for _ in range(recovery_steps):
+        opt.zero_grad()
+        torch.mean((model(x) - y) ** 2).backward()
+        opt.step()
+    dead_end = dead_masks()
+    return {"dead": [int(d.sum()) for d in dead_after],
+            "revived": [int((d & ~e).sum()) for d, e in zip(dead_after, dead_end)]}
