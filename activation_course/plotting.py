@@ -105,7 +105,7 @@ def draw_neuron(n_inputs: int = 3):
         bio.plot([3.6, 4.1], [0.0, dy], color="C1", lw=1.5)
         bio.add_patch(plt.Circle((4.15, dy), 0.07, fc="C1", ec="k", zorder=3))
     bio.text(-1.55, 1.25, "dendrites\n(receive signals)", ha="center", fontsize=10)
-    bio.text(0.0, -0.85, "cell body\n(integrates, fires)", ha="center", va="top", fontsize=10)
+    bio.text(0.9, -0.55, "cell body\n(integrates, fires)", ha="center", va="top", fontsize=10)
     bio.text(2.1, 0.35, "axon (sends the spike on)", ha="center", fontsize=10)
     bio.text(4.15, 0.75, "synapses", ha="center", fontsize=10)
     bio.set_xlim(-2.3, 4.6)
