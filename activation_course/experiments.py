@@ -274,3 +274,78 @@ def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.05, steps
             a -= lr * grad
         history.append(a.detach().cpu().numpy().copy())
     return np.asarray(history)
+
+
+def dead_unit_revival(lr: float, *, seed: int, recovery_steps: int = 300, recovery_lr: float = 0.01,
+                      momentum: float = 0.0, n_data: int = 256,
+                      device: str | torch.device = "auto") -> dict:
+    """Which ReLU units killed by one large step come back, layer by layer.
+
+    The set-up of :func:`dying_relu_trial` (same data, same initial network): one
+    full-batch step at ``lr``, then ``recovery_steps`` steps of SGD at ``recovery_lr``
+    (``momentum`` optional, the optimiser starts with zero velocity). Returns, per
+    hidden layer, ``dead`` (units with z < 0 on every input right after the big step)
+    and ``revived`` (how many of those have z >= 0 on some input at the end), as
+    lists of ints. A first-layer unit sees only the fixed data, so with zero gradient
+    and zero velocity it cannot move; a later unit's input changes whenever the layers
+    below it are trained.
+    """
+    x, y = toy_regression(n_data, seed=seed, device=device)
+    model = make_mlp("relu", seed=seed + 1000, device=device)
+    sgd_steps(model, x, y, lr=lr, steps=1)
+
+    def dead_masks():
+        masks, h, mods = [], x, list(model)
+        with torch.no_grad():
+            for i, m in enumerate(mods):
+                h = m(h)
+                if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
+                    masks.append((h < 0).all(dim=0))
+        return masks
+
+    dead_after = dead_masks()
+    opt = torch.optim.SGD(model.parameters(), lr=recovery_lr, momentum=momentum)
+    for _ in range(recovery_steps):
+        opt.zero_grad()
+        torch.mean((model(x) - y) ** 2).backward()
+        opt.step()
+    dead_end = dead_masks()
+    return {"dead": [int(d.sum()) for d in dead_after],
+            "revived": [int((d & ~e).sum()) for d, e in zip(dead_after, dead_end)]}
+
+
+# ---------------------------------------------------------------------------
+# Chapter 4: why a constant initialisation fails (symmetry breaking)
+# ---------------------------------------------------------------------------
+
+def constant_init_training(constant: float | None, *, sizes=(2, 16, 16, 1), steps: int = 300,
+                           lr: float = 0.05, seed: int = 0, n_data: int = 256,
+                           device: str | torch.device = "auto") -> dict:
+    """Train a tanh MLP from a constant or a random initialisation; count distinct units.
+
+    With ``constant`` a float, every weight and bias of every layer starts at that
+    value; with ``None`` the weights are :func:`make_mlp`'s random draw. Trains
+    ``steps`` of full-batch gradient descent (mean squared error, ``lr``) on
+    :func:`toy_regression`. Returns ``loss`` (final training loss) and ``distinct``:
+    per hidden layer, the number of different incoming weight rows (with bias) after
+    training, counted up to a relative tolerance of 1e-9. Equal rows mean units that
+    compute the same function: a layer whose rows are all equal acts as one unit.
+    """
+    x, y = toy_regression(n_data, seed=seed, device=device)
+    model = make_mlp("tanh", sizes, seed=seed + 1000, device=device)
+    if constant is not None:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float(constant))
+    losses = sgd_steps(model, x, y, lr=lr, steps=steps)
+    distinct = []
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)][:-1]
+    for lin in linears:
+        rows = torch.cat([lin.weight, lin.bias[:, None]], dim=1).detach().cpu()
+        scale = rows.abs().max().clamp_min(1e-300)
+        unique = []
+        for r in rows:
+            if not any(torch.allclose(r, u, rtol=0.0, atol=1e-9 * float(scale)) for u in unique):
+                unique.append(r)
+        distinct.append(len(unique))
+    return {"loss": losses[-1], "distinct": distinct}

@@ -185,3 +185,97 @@ def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init
     x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
     g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
     return weight_gradient_norms(weights, x, g, activation, batchnorm=batchnorm, **params)
+
+
+# ---------------------------------------------------------------------------
+# Mean-field prediction of the backward gain, and the critical weight variance
+# ---------------------------------------------------------------------------
+
+_Q_GRID = np.linspace(-12.0, 12.0, 8000)  # in units of sqrt(q); even: no node at z = 0
+_Q_WEIGHTS = np.exp(-0.5 * _Q_GRID**2) * (_Q_GRID[1] - _Q_GRID[0]) / math.sqrt(2.0 * math.pi)
+
+
+def _gauss_moments(activation: str, q: float, **params) -> tuple[float, float]:
+    """``(E[sigma(z)^2], E[sigma'(z)^2])`` for ``z ~ N(0, q)``: a Riemann sum on 8,000
+    equally spaced points of ``[-12 sqrt(q), 12 sqrt(q)]`` (none at the kink ``z = 0``),
+    sigma' by autograd. Equal spacing, unlike Gauss-Hermite nodes, resolves the narrow
+    peak of sigma' when ``q`` is large."""
+    f, df = reference.value_and_grad(activation, math.sqrt(q) * _Q_GRID, **params)
+    return float(_Q_WEIGHTS @ f**2), float(_Q_WEIGHTS @ df**2)
+
+
+def mean_field_gain(activation: str, n_var_w: float, q0: float = 1.0, iterations: int = 500,
+                    **params) -> tuple[float, float]:
+    """Fixed point ``q*`` of the pre-activation variance and the backward gain ``chi`` there.
+
+    For a wide bias-free MLP with i.i.d. zero-mean weights of variance ``Var[w]`` and
+    ``n_var_w = n Var[w]`` (width times variance), the variance of every
+    pre-activation obeys ``q_l = n_var_w * E[sigma(z)^2]`` with ``z ~ N(0, q_{l-1})``
+    (the layer law of the background chapter, with z taken as Gaussian). Iterating from
+    ``q0`` gives ``q*``; the backward pass then multiplies the mean squared error
+    ``E[delta^2]`` by ``chi = n_var_w * E[sigma'(z)^2]`` per layer (Schoenholz et al.
+    2017, "Deep Information Propagation"). ``chi < 1``: gradients vanish towards the
+    input; ``chi > 1``: they explode; ``chi = 1``: the critical initialisation.
+    ``q`` is clipped to ``[1e-12, 1e12]`` (for ReLU it never settles, but its chi does
+    not depend on q). Returns ``(q*, chi)``.
+    """
+    _check_activation(activation)
+    if n_var_w <= 0:
+        raise ValueError(f"n_var_w must be positive, got {n_var_w}")
+    q = float(q0)
+    for _ in range(iterations):
+        q_next = min(max(n_var_w * _gauss_moments(activation, q, **params)[0], 1e-12), 1e12)
+        if abs(q_next - q) <= 1e-12 * q:
+            break
+        q = q_next
+    return q, n_var_w * _gauss_moments(activation, q, **params)[1]
+
+
+def critical_weight_std(activation: str, width: int, lo: float = 1e-3, hi: float = 10.0,
+                        tol: float = 1e-6, **params) -> float:
+    """Weight standard deviation at which :func:`mean_field_gain` gives ``chi = 1``.
+
+    Bisection on ``std`` in ``[lo, hi]`` for layers of ``width`` inputs (``n Var[w] =
+    width * std**2``); assumes chi grows with std, as it does for the activations here.
+    """
+    def chi(std):
+        return mean_field_gain(activation, width * std * std, **params)[1]
+
+    if not chi(lo) < 1.0 < chi(hi):
+        raise ValueError(f"chi does not cross 1 between std={lo} and std={hi} for {activation!r}")
+    while hi - lo > tol * hi:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if chi(mid) < 1.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def layer_statistics(activation: str, depth: int = 30, width: int = 64, init: str = "he",
+                     scale: float = 1.0, batchnorm: bool = False, batch: int = 128,
+                     seed: int = 0, dtype=torch.float64, device="auto",
+                     **params) -> dict[str, list[np.ndarray]]:
+    """Per-layer values at initialisation, for histograms, in the network of
+    :func:`layer_gradient_norms` (same weights, inputs and upstream gradient for the
+    same arguments).
+
+    Returns ``{"z": [...], "a": [...], "grad_w": [...]}``, each a list of ``depth``
+    flat float64 numpy arrays: the pre-activations ``z^(l)`` and activations ``a^(l)``
+    over the whole batch, and the entries of ``grad_{W^(l)} L`` (autograd), for
+    ``l = 1..depth``.
+    """
+    if depth < 1 or width < 1 or batch < 2:
+        raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
+    dev = resolve_device(device)
+    weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    ws = [w.detach().clone().requires_grad_(True) for w in weights]
+    with torch.enable_grad():
+        zs, acts = forward(ws, x, activation, batchnorm=batchnorm, **params)
+        grads = torch.autograd.grad((g * acts[-1]).sum() / batch, ws)
+
+    def flat(t):
+        return t.detach().to("cpu", torch.float64).numpy().ravel()
+
+    return {"z": [flat(z) for z in zs], "a": [flat(a) for a in acts[1:]],
+            "grad_w": [flat(gw) for gw in grads]}

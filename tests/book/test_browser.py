@@ -41,11 +41,9 @@ LOCAL_SCHEMES = ("data:", "blob:", "about:")
 # Console messages that are known to be harmless, each with the reason. A message is
 # ignored when it contains one of these strings; anything else fails the test.
 KNOWN_HARMLESS_CONSOLE = {
-    # sphinx-thebe (pulled in by Jupyter Book for its launch buttons) writes the same
-    # inline `const THEBE_JS_URL = ...` script into every page twice; the second copy
-    # throws. Both copies hold the same values, and live code (thebe) is not enabled.
-    "Identifier 'THEBE_JS_URL' has already been declared":
-        "sphinx-thebe's config script is included twice; the first copy works",
+    # (sphinx-thebe's doubled `const THEBE_JS_URL` script is no longer here: the book's
+    # book/_ext/dedupe_inline_scripts.py keeps one copy, and test_no_console_errors
+    # fails if the error comes back.)
     # pydata-sphinx-theme on a first visit, when localStorage holds no light/dark choice.
     "Got invalid theme mode: . Resetting to auto.":
         "pydata-sphinx-theme found no saved light/dark mode and falls back to auto",
@@ -136,6 +134,15 @@ async () => {
     cellImages: Array.from(document.querySelectorAll("article .cell_output img, article figure img"))
       .map(i => ({src: (i.currentSrc || i.src).slice(-60),
                   captioned: !!(i.closest("figure") && i.closest("figure").querySelector("figcaption"))})),
+    // sphinx-exercise: one div.exercise per exercise, one div.solution per solution
+    // (a dropdown solution also carries the class "dropdown").
+    exercises: document.querySelectorAll("article div.exercise").length,
+    solutions: Array.from(document.querySelectorAll("article div.solution"))
+                    .map(s => ({dropdown: s.classList.contains("dropdown"),
+                                visibleText: s.innerText.length})),
+    // Section headings of the page (h2), for the "What to take away" summary.
+    headings: Array.from(document.querySelectorAll("article section > h2"))
+                   .map(h => h.textContent.replace(/[#¶]/g, "").trim()),
     links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
     ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
     names: Array.from(document.querySelectorAll("a[name]")).map(e => e.getAttribute("name")),
@@ -334,6 +341,42 @@ def test_search_finds_mish(site):
                   f"the page said: {site.get('search_text')!r}")
     assert any("02-common-activations" in h or "assignments" in h for h in hits), \
         f"search for 'mish' did not find the chapter on activations: {hits}"
+
+
+MIN_EXERCISES = 3
+SUMMARY_HEADING = "What to take away"
+
+
+def test_every_chapter_has_exercises_with_collapsed_solutions(site):
+    """Chapters 1-4 each have >= 3 sphinx-exercise exercises; every solution is a dropdown."""
+    problems = []
+    for rel in CHAPTERS:
+        info = site["pages"].get(rel, {})
+        if info.get("status") != 200:
+            continue  # reported by test_every_toc_page_loads
+        if info["exercises"] < MIN_EXERCISES:
+            problems.append(f"{rel}: {info['exercises']} exercise(s), want at least {MIN_EXERCISES}")
+        if len(info["solutions"]) < info["exercises"]:
+            problems.append(f"{rel}: {info['exercises']} exercises but only "
+                            f"{len(info['solutions'])} solutions")
+        open_solutions = [s for s in info["solutions"] if not s["dropdown"]]
+        if open_solutions:
+            problems.append(f"{rel}: {len(open_solutions)} solution(s) not collapsed "
+                            f"(use `:class: dropdown`)")
+    assert len(CHAPTERS) >= 4, f"expected chapters 1-4 in the numbered part, got {CHAPTERS}"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_chapter_ends_with_a_summary(site):
+    problems = []
+    for rel in CHAPTERS:
+        info = site["pages"].get(rel, {})
+        if info.get("status") != 200:
+            continue
+        headings = info["headings"]
+        if not any(h.endswith(SUMMARY_HEADING) for h in headings):
+            problems.append(f"{rel}: no section '{SUMMARY_HEADING}' among {headings}")
+    assert not problems, "\n".join(problems)
 
 
 def test_no_console_errors(site):

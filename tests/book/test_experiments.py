@@ -221,3 +221,69 @@ def test_numpy_fn_values():
 def test_numpy_fn_unknown_name():
     with pytest.raises(KeyError, match="unknown activation"):
         reference.numpy_fn("gelu")
+
+
+# --- dead units that come back (issue 13, point 6) ---------------------------------
+
+def _dead_masks(model, x):
+    """Hidden units with z < 0 on every input, recomputed here from the modules."""
+    masks, h = [], x
+    mods = list(model)
+    with torch.no_grad():
+        for i, m in enumerate(mods):
+            h = m(h)
+            if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
+                masks.append((h < 0).all(dim=0))
+    return masks
+
+
+def test_dead_unit_revival_first_layer_never_second_layer_sometimes():
+    runs = [experiments.dead_unit_revival(3.0, seed=s, recovery_steps=300, device="cpu") for s in range(3)]
+    assert all(r["revived"][0] == 0 for r in runs)            # first layer: zero gradient, fixed data
+    assert sum(r["revived"][1] for r in runs) > 0              # later layer: inputs change
+    assert all(0 <= rv <= d for r in runs for rv, d in zip(r["revived"], r["dead"]))
+
+
+def test_dead_unit_revival_counts_agree_with_an_independent_replay():
+    """Replay the same big step and training with torch.optim directly and count."""
+    seed, lr = 1, 3.0
+    x, y = experiments.toy_regression(256, seed=seed, device="cpu")
+    model = experiments.make_mlp("relu", seed=seed + 1000, device="cpu")
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    opt.zero_grad(); torch.mean((model(x) - y) ** 2).backward(); opt.step()
+    dead = _dead_masks(model, x)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    for _ in range(50):
+        opt.zero_grad(); torch.mean((model(x) - y) ** 2).backward(); opt.step()
+    end = _dead_masks(model, x)
+    r = experiments.dead_unit_revival(lr, seed=seed, recovery_steps=50, device="cpu")
+    assert r["dead"] == [int(d.sum()) for d in dead]
+    assert r["revived"] == [int((d & ~e).sum()) for d, e in zip(dead, end)]
+    # and the dead count matches dying_relu_trial's fraction (64 units per layer)
+    t = experiments.dying_relu_trial("relu", lr, seed=seed, recovery_steps=0, device="cpu")
+    assert sum(r["dead"]) == round(t["after"] * 128)
+
+
+# --- constant initialisation (symmetry breaking) -----------------------------------
+
+def test_constant_initialisation_keeps_units_identical():
+    const = experiments.constant_init_training(0.1, steps=300, device="cpu")
+    rand = experiments.constant_init_training(None, steps=300, device="cpu")
+    assert const["distinct"] == [1, 1]
+    assert rand["distinct"] == [16, 16]
+    assert rand["loss"] < 0.5 * const["loss"]       # the chapter's 300 steps: ~0.11 vs ~0.89
+
+
+def test_constant_initialisation_rows_are_really_equal():
+    """Independent of the helper's counting: train by hand from a constant start and
+    check that every hidden unit's parameters stay bit-for-bit equal across the layer."""
+    x, y = experiments.toy_regression(64, seed=0, device="cpu")
+    model = experiments.make_mlp("tanh", (2, 8, 8, 1), seed=0, device="cpu")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.3)
+    experiments.sgd_steps(model, x, y, lr=0.05, steps=50)
+    for lin in [m for m in model if isinstance(m, torch.nn.Linear)][:-1]:
+        rows = torch.cat([lin.weight, lin.bias[:, None]], dim=1)
+        assert torch.allclose(rows, rows[:1].expand_as(rows), rtol=0, atol=1e-12)
+        assert not torch.allclose(rows, torch.full_like(rows, 0.3))   # they did move

@@ -270,3 +270,125 @@ def test_float32_overflow_is_visible():
                                          dtype=torch.float32, device="cpu")
     assert np.isfinite(g64).all() and g64.min() > 1e38
     assert not np.allclose(g32, g64, rtol=0.5)  # float32 gives garbage (0, inf or nan)
+
+
+# ---------------------------------------------------------------- claims of issue 13
+
+
+def _ratio(act, seed=0, **kw):
+    n = stability.layer_gradient_norms(act, depth=30, width=64, batch=128, seed=seed, device="cpu", **kw)
+    return n[0] / n[-1]
+
+
+def test_sigmoid_ratios_the_chapter_prints():
+    """Layer-1/layer-30 gradient ratios of the sigmoid quoted in chapter 3."""
+    assert 1e-19 < _ratio("sigmoid", init="xavier") < 1e-17     # ~8e-19
+    assert 1e-16 < _ratio("sigmoid", init="he") < 1e-14         # ~3e-15
+    assert 1e-2 < _ratio("sigmoid", init="normal") < 1e-1       # ~5e-2: large weights compensate
+
+
+def test_sigmoid_is_flat_at_the_critical_std():
+    """At the mean-field critical std the sigmoid's gradients neither vanish nor explode."""
+    s_c = stability.critical_weight_std("sigmoid", 64)
+    assert 1.2 < s_c < 1.35
+    ratios = [_ratio("sigmoid", seed=s, init="normal", scale=s_c) for s in range(5)]
+    geo = float(np.exp(np.mean(np.log(ratios))))
+    assert 0.5 < geo < 2.0, ratios
+    assert all(0.2 < r < 5 for r in ratios), ratios
+    # and clearly off criticality the same networks vanish or explode
+    assert _ratio("sigmoid", init="normal", scale=0.5 * s_c) < 1e-3
+    assert _ratio("sigmoid", init="normal", scale=1.6 * s_c) > 10
+
+
+def test_mean_field_gain_of_relu_is_half_n_var_w():
+    """For ReLU, E[relu'(z)^2] = 1/2 for any symmetric z: chi = n Var[w] / 2 exactly."""
+    for n_var_w in (0.5, 2.0, 3.0):
+        _, chi = stability.mean_field_gain("relu", n_var_w)
+        assert chi == pytest.approx(n_var_w / 2, rel=1e-6)
+    # so the critical standard deviation is He's sqrt(2 / n)
+    assert stability.critical_weight_std("relu", 64) == pytest.approx(math.sqrt(2 / 64), rel=1e-5)
+
+
+def test_mean_field_moments_match_monte_carlo():
+    """Riemann-sum moments against a Monte-Carlo estimate with scipy's sigmoid and a
+    finite-difference derivative (no autograd, no quadrature)."""
+    from scipy.special import expit
+
+    q = 30.0
+    n_var_w = 80.0
+    rng = np.random.default_rng(0)
+    z = math.sqrt(q) * rng.standard_normal(2_000_000)
+    h = 1e-5
+    dsig = (expit(z + h) - expit(z - h)) / (2 * h)
+    m2_mc, d2_mc = np.mean(expit(z) ** 2), np.mean(dsig**2)
+    # one step of the recursion from q gives n_var_w * E[sigma^2]
+    q1, _ = stability.mean_field_gain("sigmoid", n_var_w, q0=q, iterations=1)
+    assert q1 == pytest.approx(n_var_w * m2_mc, rel=2e-3)
+    # chi at that q1: compare with MC at q1
+    z1 = math.sqrt(q1) * rng.standard_normal(2_000_000)
+    d1 = (expit(z1 + h) - expit(z1 - h)) / (2 * h)
+    _, chi = stability.mean_field_gain("sigmoid", n_var_w, q0=q, iterations=1)
+    assert chi == pytest.approx(n_var_w * np.mean(d1**2), rel=5e-3)
+    assert d2_mc > 0
+
+
+def test_tanh_critical_std_is_close_to_xavier():
+    assert stability.critical_weight_std("tanh", 64, lo=0.05) == pytest.approx(1 / 8, rel=0.03)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: stability.mean_field_gain("softsign", 1.0), "unknown activation"),
+    (lambda: stability.mean_field_gain("relu", 0.0), "n_var_w must be positive"),
+    (lambda: stability.critical_weight_std("relu", 64, lo=1.0, hi=2.0), "does not cross 1"),
+    (lambda: stability.layer_statistics("relu", depth=0), "need depth >= 1"),
+])
+def test_mean_field_and_statistics_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "relu", "mish"])
+def test_layer_statistics_match_a_torch_nn_rebuild(act):
+    """Histogram data: z, a and weight gradients equal those of the same network rebuilt
+    from torch.nn layers, and the same network as layer_gradient_norms."""
+    depth, width, batch, seed = 4, 8, 16, 3
+    st = stability.layer_statistics(act, depth=depth, width=width, batch=batch, init="he",
+                                    seed=seed, device="cpu")
+    assert [len(v) for v in (st["z"], st["a"], st["grad_w"])] == [depth] * 3
+    assert all(z.shape == (width * batch,) and z.dtype == np.float64 for z in st["z"])
+    assert all(g.shape == (width * width,) for g in st["grad_w"])
+    weights = stability.make_weights([width] * (depth + 1), init="he", seed=seed, device="cpu")
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(width, batch, generator=gen, dtype=torch.float64)
+    g = torch.randn(width, batch, generator=gen, dtype=torch.float64)
+    net = _sequential(weights, act)
+    acts, h = [], x.T
+    for m in net:
+        h = m(h)
+        acts.append(h)
+    (g * acts[-1].T).sum().div(batch).backward()
+    for l in range(depth):
+        np.testing.assert_allclose(st["z"][l], acts[2 * l].T.detach().numpy().ravel(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(st["a"][l], acts[2 * l + 1].T.detach().numpy().ravel(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(st["grad_w"][l], net[2 * l].weight.grad.numpy().ravel(), rtol=1e-10, atol=1e-14)
+    norms = stability.layer_gradient_norms(act, depth=depth, width=width, batch=batch, init="he",
+                                           seed=seed, device="cpu")
+    np.testing.assert_allclose([np.linalg.norm(v) for v in st["grad_w"]], norms, rtol=1e-12)
+
+
+def test_batchnorm_gradients_scale_inversely_with_the_weights():
+    """BN (batch statistics, no gamma/beta): the forward pass ignores the weight scale,
+    the gradient scales as 1/c (up to the epsilon in the variance)."""
+    c = 1 / stability.init_std("he", 64, 64)
+    n_big = stability.layer_gradient_norms("relu", init="normal", batchnorm=True, seed=0, device="cpu")
+    n_he = stability.layer_gradient_norms("relu", init="he", batchnorm=True, seed=0, device="cpu")
+    np.testing.assert_allclose(n_big / n_he, 1 / c, rtol=0.02)
+    # the residual growth towards the input quoted in chapter 3
+    assert 200 < n_he[0] / n_he[-1] < 500
+
+
+def test_relu_level_is_c_to_the_l_minus_1_in_every_layer():
+    c = 1 / stability.init_std("he", 64, 64)
+    n_big = stability.layer_gradient_norms("relu", init="normal", seed=0, device="cpu")
+    n_he = stability.layer_gradient_norms("relu", init="he", seed=0, device="cpu")
+    np.testing.assert_allclose(n_big / n_he, c ** 29, rtol=1e-9)
