@@ -167,6 +167,18 @@ def weight_gradient_norms(weights: Sequence[torch.Tensor], x: torch.Tensor, g: t
     return np.array([torch.linalg.norm(gw.detach().to("cpu", torch.float64)).item() for gw in grads])
 
 
+def _square_network(depth, width, batch, init, scale, seed, dtype, device):
+    """Weights of a square ``depth``-layer net, inputs ``x`` and upstream ``g`` (see the callers)."""
+    if depth < 1 or width < 1 or batch < 2:
+        raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
+    dev = resolve_device(device)
+    weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    return weights, x, g
+
+
 def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init: str = "he",
                          scale: float = 1.0, batchnorm: bool = False, batch: int = 128,
                          seed: int = 0, dtype=torch.float64, device="auto",
@@ -177,13 +189,7 @@ def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init
     fixed upstream ``g ~ N(0, 1)`` (both drawn from a generator seeded ``seed + 1``,
     ``x`` first). Returns a float64 numpy array of length ``depth``.
     """
-    if depth < 1 or width < 1 or batch < 2:
-        raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
-    dev = resolve_device(device)
-    weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
-    g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    weights, x, g = _square_network(depth, width, batch, init, scale, seed, dtype, device)
     return weight_gradient_norms(weights, x, g, activation, batchnorm=batchnorm, **params)
 
 
@@ -262,13 +268,7 @@ def layer_statistics(activation: str, depth: int = 30, width: int = 64, init: st
     over the whole batch, and the entries of ``grad_{W^(l)} L`` (autograd), for
     ``l = 1..depth``.
     """
-    if depth < 1 or width < 1 or batch < 2:
-        raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
-    dev = resolve_device(device)
-    weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
-    g = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)
+    weights, x, g = _square_network(depth, width, batch, init, scale, seed, dtype, device)
     ws = [w.detach().clone().requires_grad_(True) for w in weights]
     with torch.enable_grad():
         zs, acts = forward(ws, x, activation, batchnorm=batchnorm, **params)
