@@ -178,3 +178,52 @@ class Catalogue:
             for i, items in enumerate(rounds):
                 notebooks[f"{kind}-{i}"] = packed_notebook(self.hw, items, root / f"{kind}-{i}")
         return notebooks
+
+
+# ----------------------------------------------------------- Gradescope's own entry point
+def grading_env(hw_zip: Path):
+    """The grading environment the zip's environment.yml declares (the tool's cached venv)."""
+    import zipfile
+
+    from course_tools.grading.environment import ensure_env
+    return ensure_env(zipfile.ZipFile(hw_zip).read("environment.yml").decode())
+
+
+def gradescope_run(hw_zip: Path, submission: Path, env, timeout: float = 600) -> dict[str, float]:
+    """Grade one submission as Gradescope does: otter's ``run_autograder.main`` on an
+    ``/autograder``-style folder (source/ = the zip, submission/ = the uploaded file, an
+    uploaded zip extracted), run by the grading environment's interpreter.
+    Returns {question: score}."""
+    import shutil
+    import zipfile
+
+    from course_tools.grading.environment import subprocess_env
+
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
+        ag = Path(tmp)
+        (ag / "results").mkdir()
+        with zipfile.ZipFile(hw_zip) as z:
+            z.extractall(ag / "source")
+        sub = ag / "submission"
+        sub.mkdir()
+        if zipfile.is_zipfile(submission):
+            with zipfile.ZipFile(submission) as z:
+                z.extractall(sub)
+        else:
+            shutil.copy(submission, sub / submission.name)
+        proc = subprocess.run([str(env.python), "-c", "import sys\nfrom otter.run.run_autograder import main\n"
+                               "main(sys.argv[1])", str(ag)], cwd=ag, capture_output=True, text=True,
+                              timeout=timeout, env=subprocess_env(bin_dir=env.bin_dir, drop_python_vars=True))
+        results = ag / "results" / "results.json"
+        if not results.exists():
+            raise RuntimeError(f"run_autograder wrote no results for {submission}:\n"
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        data = json.loads(results.read_text())
+    return {t["name"]: float(t.get("score") or 0.0) for t in data["tests"] if "max_score" in t}
+
+
+def gradescope_run_many(hw_zip: Path, submissions: dict[str, Path], env, jobs: int | None = None):
+    jobs = jobs or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(gradescope_run, hw_zip, path, env) for name, path in submissions.items()}
+        return {name: f.result() for name, f in futures.items()}

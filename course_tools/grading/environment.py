@@ -225,8 +225,9 @@ def _build(spec: Spec, text: str, root: Path, announce) -> GradingEnv:
         # as conda does with a pip: section: one requirements file, options lines included
         req_file = tmp / "acgrade-requirements.txt"
         req_file.write_text("\n".join([*spec.pip_options, *spec.requirements]) + "\n")
-        steps = [["install", "--quiet", TORCH_SPEC, "--extra-index-url", TORCH_INDEX],
-                 ["install", "--quiet", "-r", str(req_file)]]
+        steps = [["install", "--quiet", "-r", str(req_file)]]
+        if any(re.match(r"torch\b", r) for r in spec.requirements):
+            steps.insert(0, ["install", "--quiet", TORCH_SPEC, "--extra-index-url", TORCH_INDEX])
         for i, args in enumerate(steps, 1):
             announce(f"  [{i}/{len(steps)}] pip {' '.join(a for a in args if a != '--quiet')[:150]}")
             if _pip(py, args, log, pip_env):

@@ -45,10 +45,13 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
     ems = [e for e in run.cell_errors if isinstance(e, dict)]
     mem_err = any(e.get("ename") == "MemoryError" or "allocate" in str(e.get("evalue", "")).lower()
                   for e in ems)
-    if ems:
-        first = ems[0]
-        notes.append(f"{plural(len(ems), 'cell')} raised errors (first: cell {first.get('cell')}: "
-                     f"{first.get('ename')}: {str(first.get('evalue'))[:80]})")
+    if ems:  # each kind of error once, with its first cell
+        kinds_seen: dict[str, dict] = {}
+        for e in ems:
+            kinds_seen.setdefault(str(e.get("ename")), e)
+        shown = [f"cell {e.get('cell')}: {k}: {str(e.get('evalue'))[:80]}" for k, e in list(kinds_seen.items())[:4]]
+        notes.append(f"{plural(len(ems), 'cell')} raised errors ({'; '.join(shown)}"
+                     + (f"; +{len(kinds_seen) - 4} more kinds" if len(kinds_seen) > 4 else "") + ")")
     if "MemoryError" in obs.log_tail and not mem_err:
         mem_err = True
         notes.append("the kernel hit MemoryError outside the student's cells (output too large?)")
