@@ -78,18 +78,18 @@ def otter_run_many(hw: str, notebooks: dict[str, Path], jobs: int | None = None)
 
 
 def max_scores(hw: str) -> dict[str, float]:
-    """Points per question, read from the autograder zip's test files."""
+    """Points per question, read from the autograder zip's test files by otter's own
+    test-file classes (OK-format and exception-format alike): the suites' one reader."""
     import zipfile
-    scores = {}
-    with zipfile.ZipFile(autograder_zip(hw)) as z:
-        for name in z.namelist():
-            if name.startswith("tests/") and name.endswith(".py"):
-                env: dict = {}
-                exec(z.read(name).decode(), env)
-                # OK-format files hold a `test` dict; exception-based ones define name/points at top level.
-                t = env.get("test") or env
-                scores[t["name"]] = float(t["points"])
-    return scores
+
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(autograder_zip(hw)) as z:
+            z.extractall(tmp)
+        return {tf.name: float(tf.possible) for tf in
+                (create_test_file(str(p), NBMetadataConfig()) for p in sorted(Path(tmp, "tests").glob("*.py")))}
 
 
 # ----------------------------------------------------------- packing many items into few runs
@@ -106,13 +106,24 @@ class Mutant:
     code: str
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A correct implementation written differently: keeps full marks on ``questions``."""
+    id: str
+    questions: tuple[str, ...]
+    style: str
+    code: str
+
+
 def questions_of(item) -> tuple[str, ...]:
     """The questions an item targets: ``item.question`` (a mutant) or ``item.questions``."""
     return (item.question,) if hasattr(item, "question") else tuple(item.questions)
 
 
 def pack(items) -> list[list]:
-    """Greedy packing: items that share a question never share a notebook."""
+    """Greedy packing: items that share a question never share a notebook. (Each item is
+    graded in its own copy of the globals, on its own questions only, so a mistake that
+    a later question's tests would also call cannot cost that question here.)"""
     rounds: list[tuple[set, list]] = []
     for item in items:
         qs = set(questions_of(item))
@@ -172,12 +183,40 @@ class Catalogue:
                          for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds))
                          for i, members in enumerate(rounds) for item in members}
 
-    def notebooks(self, root: Path) -> dict[str, Path]:
+    def notebooks(self, root: Path, with_solution: bool = False) -> dict[str, Path]:
         notebooks = {"pasted-student": pasted_student_notebook(self.hw, root / "pasted-student")}
+        if with_solution:
+            notebooks["solution"] = solution_notebook(self.hw)
         for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds)):
             for i, items in enumerate(rounds):
                 notebooks[f"{kind}-{i}"] = packed_notebook(self.hw, items, root / f"{kind}-{i}")
         return notebooks
+
+    def grade(self, root: Path, with_solution: bool = False) -> dict[str, dict[str, float]]:
+        """Every notebook through the real autograder, in parallel; a score table for ``-s``."""
+        import time
+
+        notebooks = self.notebooks(root, with_solution)
+        start = time.perf_counter()
+        graded = otter_run_many(self.hw, notebooks)
+        print(f"\n{self.hw}: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
+        for item in [m for r in self.mutant_rounds for m in r] + [w for r in self.rewrite_rounds for w in r]:
+            got = ", ".join(f"{q} {graded[self.round_of[item.id]][q]:g}" for q in questions_of(item))
+            print(f"  {type(item).__name__.lower():8s} {item.id:36s} {got}")
+        return graded
+
+    # --- the checks every assignment's suite makes (hidden tests decide the grade)
+    def mutant_score(self, graded, mutant) -> float:
+        return graded[self.round_of[mutant.id]][mutant.question]
+
+    def lost_elsewhere(self, graded, maxima, i: int) -> dict[str, float]:
+        """Questions that no mutant of round ``i`` targets, yet lost points."""
+        allowed = {q for m in self.mutant_rounds[i] for q in questions_of(m)}
+        return {q: s for q, s in graded[f"mutants-{i}"].items() if q not in allowed and s < maxima[q]}
+
+    def rewrite_lost(self, graded, maxima, rewrite) -> dict[str, float]:
+        scores = graded[self.round_of[rewrite.id]]
+        return {q: scores[q] for q in rewrite.questions if scores[q] < maxima[q]}
 
 
 # ----------------------------------------------------------- Gradescope's own entry point
