@@ -34,13 +34,14 @@ from typing import Callable
 
 import numpy as np
 
-from .assign import subprocess_env
+from .grading.environment import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "grade_one_numpy_s": 15.0,
     "grade_one_torch_s": 45.0,
     "grading_overhead_s": 5.0,
+    "vs_otter_run": 0.8,
     "jobs2_speedup": 1.6,
     "book_cached_s": 30.0,
     "book_cold_s": 300.0,
@@ -92,7 +93,8 @@ def median_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> f
 
 def _run(cmd: list[str], **kw) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, **kw)
+    proc = subprocess.run(cmd, env=subprocess_env(bin_dir=Path(sys.executable).parent), capture_output=True,
+                          text=True, **kw)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -280,6 +282,13 @@ def _grade(hw: str, subs: Path, jobs: int, out: Path) -> float:
                              "--redo", "--no-progress"], cwd=REPO)
 
 
+def _otter_run(hw: str, nb: Path, out: Path) -> float:
+    """The anchor: ``otter run -a <zip>`` on one notebook, as an instructor would run it."""
+    out.mkdir(parents=True, exist_ok=True)
+    return _run([sys.executable, "-m", "otter", "run", "--no-logo", "-a",
+                 str(REPO / "autograder" / hw / f"{hw}-autograder.zip"), "-o", str(out), str(nb)], cwd=REPO)
+
+
 def _plain_execute(nb_path: Path) -> float:
     """Execute the cells grading executes, in a plain kernel with no otter at all.
 
@@ -297,7 +306,23 @@ def _plain_execute(nb_path: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _side_by_side(fns: dict[str, Callable[[], float]], repeat: int, warmup: int) -> dict[str, float]:
+    """Medians of several timed commands, run interleaved so that load on a shared
+    machine falls on all of them alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            times[k].append(fn())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def bench_grading(hws: list[str], batch: int, repeat: int, warmup: int = 1) -> list[dict]:
+    """Per assignment: one correct submission through the tool and through ``otter run -a
+    <zip>`` (interleaved, medians), the notebook's own work in a plain kernel, and a
+    batch of ``batch`` copies with JOBS=1 and JOBS=2."""
     rows = []
     for hw in hws:
         sol = REPO / "autograder" / hw / f"{hw}.ipynb"
@@ -306,7 +331,11 @@ def bench_grading(hws: list[str], batch: int, repeat: int, warmup: int = 1) -> l
             one = tmp / "one"
             one.mkdir()
             shutil.copy(sol, one / f"{hw}.ipynb")
-            t_one = median_time(lambda: _grade(hw, one, 1, tmp / "out-one"), repeat, warmup)
+            # the first grading of an assignment may build its environment: not timed
+            _grade(hw, one, 1, tmp / "out-one")
+            t = _side_by_side({"tool": lambda: _grade(hw, one, 1, tmp / "out-one"),
+                               "otter": lambda: _otter_run(hw, one / f"{hw}.ipynb", tmp / "otter-out")},
+                              repeat, warmup)
             t_plain = median_time(lambda: _plain_execute(one / f"{hw}.ipynb"), repeat, warmup)
             many = tmp / "batch"
             for i in range(batch):
@@ -315,9 +344,11 @@ def bench_grading(hws: list[str], batch: int, repeat: int, warmup: int = 1) -> l
                 shutil.copy(sol, d / f"{hw}.ipynb")
             t1 = _grade(hw, many, 1, tmp / "out-j1")
             t2 = _grade(hw, many, 2, tmp / "out-j2")
-            rows.append({"assignment": hw, "grade one (s)": t_one, "plain execution (s)": t_plain,
-                         "overhead (s)": t_one - t_plain, f"batch {batch}, JOBS=1 (s)": t1,
-                         f"batch {batch}, JOBS=2 (s)": t2, "speedup": t1 / t2})
+            rows.append({"assignment": hw, "grade one (s)": t["tool"], "otter run -a (s)": t["otter"],
+                         "tool / otter run": t["tool"] / t["otter"], "plain execution (s)": t_plain,
+                         "overhead (s)": t["tool"] - t_plain, f"batch {batch}, JOBS=1 (s)": t1,
+                         f"batch {batch}, JOBS=2 (s)": t2, "per submission, JOBS=2 (s)": t2 / batch,
+                         "speedup": t1 / t2})
     return rows
 
 
@@ -350,6 +381,9 @@ def targets_table(results: dict) -> list[dict]:
         add(f"grade one {r['assignment']} submission (s)", r["grade one (s)"], f"<= {goal:g}", r["grade one (s)"] <= goal)
         add(f"grading overhead {r['assignment']} (s)", r["overhead (s)"], f"<= {TARGETS['grading_overhead_s']:g}",
             r["overhead (s)"] <= TARGETS["grading_overhead_s"])
+        if "tool / otter run" in r:
+            add(f"grade one {r['assignment']}: tool / otter run -a", r["tool / otter run"],
+                f"<= {TARGETS['vs_otter_run']:g}", r["tool / otter run"] <= TARGETS["vs_otter_run"])
         add(f"JOBS=2 speedup {r['assignment']}", r["speedup"], f">= {TARGETS['jobs2_speedup']:g}",
             r["speedup"] >= TARGETS["jobs2_speedup"])
     for r in results.get("book", []):

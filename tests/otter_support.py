@@ -252,7 +252,8 @@ def gradescope_run(hw_zip: Path, submission: Path, env, timeout: float = 600) ->
             shutil.copy(submission, sub / submission.name)
         proc = subprocess.run([str(env.python), "-c", "import sys\nfrom otter.run.run_autograder import main\n"
                                "main(sys.argv[1])", str(ag)], cwd=ag, capture_output=True, text=True,
-                              timeout=timeout, env=subprocess_env(bin_dir=env.bin_dir, drop_python_vars=True))
+                              timeout=timeout, env=subprocess_env(bin_dir=env.bin_dir, drop_python_vars=True,
+                                                                 MPLBACKEND=None))
         results = ag / "results" / "results.json"
         if not results.exists():
             raise RuntimeError(f"run_autograder wrote no results for {submission}:\n"

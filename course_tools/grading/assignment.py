@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,22 +24,29 @@ class ToolError(Exception):
 
 @dataclass
 class Assignment:
+    """An autograder zip. ``open_assignment`` reads what needs no otter (name, config,
+    environment, files); ``analyze`` reads the tests with otter's own classes (points per
+    question, the modules they reach). ``defer_analysis`` lets the first kernel start
+    first; ``wait()`` before using what the analysis fills in."""
     name: str
     zip_path: Path
     extract_dir: Path
-    questions: list[str]
-    max_points: dict[str, float]
     environment_yml: str
+    questions: list[str] = field(default_factory=list)
+    max_points: dict[str, float] = field(default_factory=dict)
     candidates: list[str] = field(default_factory=list)   # modules the tests may reach
     bases: dict[str, list[str]] = field(default_factory=dict)
     seed: int | None = None
     seed_variable: str | None = None
     watch: list[str] = field(default_factory=list)       # set by resolve_watch()
     support: list[str] = field(default_factory=list)     # the zip's files/ modules
+    _done: bool = field(default=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _has_module: object = field(default=None, repr=False, compare=False)
 
     @property
     def total_max(self) -> float:
-        return float(sum(self.max_points.values()))
+        return float(sum(self.wait().max_points.values()))
 
     @property
     def tests_dir(self) -> Path:
@@ -47,6 +55,26 @@ class Assignment:
     @property
     def files_dir(self) -> Path:
         return self.extract_dir / "files"
+
+    def analyze(self, has_module=None) -> "Assignment":
+        with self._lock:
+            if not self._done:
+                if not self.max_points:  # (an Assignment made with its points needs no reading)
+                    analyze_tests(self)
+                if has_module is not None:
+                    self.resolve_watch(has_module)
+                self._done = True
+        return self
+
+    def defer_analysis(self, has_module=None) -> None:
+        """Analyse on first ``wait()``, in the thread that needs it. (Importing otter in a
+        second thread while a grading thread imports nbformat makes both crawl: they
+        contend for the same module locks; one thread importing both is several times
+        faster, and the kernel starts meanwhile anyway.)"""
+        self._has_module = has_module
+
+    def wait(self) -> "Assignment":
+        return self.analyze(self._has_module)
 
     def resolve_watch(self, has_module) -> None:
         """Keep the candidate modules that exist in the grading environment; the zip's own
@@ -79,8 +107,13 @@ def test_files(tests_dir: Path):
     return [create_test_file(str(t), NBMetadataConfig()) for t in sorted(Path(tests_dir).glob("*.py"))]
 
 
-def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assignment:
-    """Read an autograder zip into a private folder (removed at exit)."""
+def load_assignment(hw: str | None, zip_path: str | Path | None = None, has_module=None) -> Assignment:
+    """An autograder zip, read and analysed (see ``Assignment``)."""
+    return open_assignment(hw, zip_path).analyze(has_module)
+
+
+def open_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assignment:
+    """Read an autograder zip into a private folder (removed at exit); no otter needed."""
     if zip_path is None:
         if not hw:
             raise ToolError("no assignment given (HW=hw1 or --autograder PATH)")
@@ -108,8 +141,15 @@ def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
     env_yml = extract / "environment.yml"
     if not env_yml.is_file():
         raise ToolError(f"{zip_path} holds no environment.yml (otter assign writes one)")
+    return Assignment(name=name, zip_path=zip_path, extract_dir=extract,
+                      environment_yml=env_yml.read_text(),
+                      seed=config.get("seed"), seed_variable=config.get("seed_variable"))
+
+
+def analyze_tests(a: Assignment) -> None:
+    """Points per question and the modules the tests reach, from the test files."""
     max_points, candidates, bases = {}, list(policy.BASE_WATCH), {}
-    for tf in test_files(extract / "tests"):
+    for tf in test_files(a.tests_dir):
         max_points[tf.name] = float(tf.possible)
         srcs = [Path(tf.path).read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]
         found: set[str] = set()
@@ -127,10 +167,8 @@ def load_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
                         and m not in candidates:
                     candidates.append(m)
         bases[tf.name] = sorted(found)
-    return Assignment(name=name, zip_path=zip_path, extract_dir=extract,
-                      questions=sorted(max_points, key=natural), max_points=max_points,
-                      environment_yml=env_yml.read_text(), candidates=candidates, bases=bases,
-                      seed=config.get("seed"), seed_variable=config.get("seed_variable"))
+    a.questions = sorted(max_points, key=natural)
+    a.max_points, a.candidates, a.bases = max_points, candidates, bases
 
 
 # ------------------------------------------------------------------ test-source analysis

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .assignment import ToolError, load_assignment
+from .assignment import ToolError, open_assignment
 from .environment import EnvError, ensure_env
 from .intake import Invalid, discover, prepare
 from .pipeline import grade_all
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
 
 
 def _main(args) -> int:
-    a = load_assignment(args.hw, args.autograder)
+    a = open_assignment(args.hw, args.autograder)
     out, results_dir = out_paths(args)
     subs, ignored = discover(args.submissions, exclude=[
         results_dir, out.parent / "docker-staging", out.parent / "docker-out"])
@@ -99,10 +99,11 @@ def _main(args) -> int:
         raise ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
                         + (f" ({ignored} other files ignored)" if ignored else ""))
     if args.docker:
-        return docker(args, a, subs, out, results_dir)
+        return docker(args, a.analyze(), subs, out, results_dir)
     env = ensure_env(a.environment_yml, cache=args.env_cache,
                      announce=lambda m: print(m, file=sys.stderr, flush=True))
-    a.resolve_watch(env.has_module)
+    # otter reads the tests (a second or two) once the first kernel is starting
+    a.defer_analysis(env.has_module)
     jobs = args.jobs or os.cpu_count() or 1
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
                     threads=max(1, (os.cpu_count() or 1) // jobs))
@@ -143,9 +144,13 @@ def _main(args) -> int:
             print(f"[{len(records)}/{len(subs)}] {s.id}: {rec.status}", file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
-    flush()
+
+    def started():
+        a.wait()
+        flush()
+
     try:
-        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work)
+        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work, on_start=started)
     finally:
         if bar is not None:
             bar.close()

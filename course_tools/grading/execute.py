@@ -79,11 +79,14 @@ def build_notebook(nb, *, guard_path: Path, submission_dir: Path, tests_dir: Pat
     return nb, stop, idx + 1
 
 
-def run_notebook(nb_dict: dict, sandbox: Sandbox, *, guard_path: Path, tests_dir: Path, nonce: str,
-                 seed=None, seed_variable=None) -> RunReport:
+def run_notebook(nb_dict: dict, sandbox: Sandbox, km, prepare) -> RunReport:
+    """Execute ``prepare(nb)``'s notebook in the sandbox's running kernel (``km``).
+
+    ``prepare(nb)`` runs once the kernel answers and returns ``(notebook, stop,
+    first_student_cell)`` as ``build_notebook`` does; the kernel meanwhile imports what
+    otter's init cell and the guard import first anyway (``SpawnSpec.preload``)."""
     import nbformat
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -91,32 +94,18 @@ def run_notebook(nb_dict: dict, sandbox: Sandbox, *, guard_path: Path, tests_dir
     report = RunReport()
     nb = nbformat.reads(json.dumps(nb_dict), as_version=4)
     report.n_student_cells = len(nb.cells)
-    try:
-        nb, stop_logs, first_student = build_notebook(
-            nb, guard_path=guard_path, submission_dir=spec.cwd, tests_dir=tests_dir, nonce=nonce,
-            seed=seed, seed_variable=seed_variable)
-    except Exception as e:
-        report.runner_error = f"{type(e).__name__}: {e}"
-        return report
     cap = spec.limits.max_output_mb * 2**20 // 2
     seen = {"bytes": 0}
-    kernel_dirs = [str(spec.write_kernelspec())]
-    log = open(spec.log, "wb")
+    built: dict = {}
 
     class SandboxedClient(NotebookClient):
-        """Keeps at most ``cap`` bytes of cell output (a flood is dropped) and reports the
-        kernel's pid to the sandbox as soon as it runs."""
+        """Builds the graded notebook once the kernel answers, and keeps at most ``cap``
+        bytes of output (a flood is dropped)."""
 
-        def create_kernel_manager(self):
-            self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
-                                         kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
-            return self.km
-
-        async def async_start_new_kernel(self, **kwargs):
-            await super().async_start_new_kernel(**kwargs)
-            proc = getattr(self.km.provisioner, "process", None)
-            if proc is not None:
-                sandbox.started(proc.pid)
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            self.nb, built["stop"], built["first"] = prepare(self.nb)
+            return kc
 
         def output(self, outs, msg, display_id, cell_index):
             if msg.get("msg_type") == "error":  # tracebacks are kept: they explain rows
@@ -129,23 +118,31 @@ def run_notebook(nb_dict: dict, sandbox: Sandbox, *, guard_path: Path, tests_dir
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
-    client = SandboxedClient(nb, timeout=None, kernel_name=KERNEL_NAME, allow_errors=True,
+    client = SandboxedClient(nb, km=km, timeout=None, kernel_name=KERNEL_NAME, allow_errors=True,
                              shutdown_kernel="immediate", startup_timeout=120,
                              resources={"metadata": {"path": str(spec.cwd)}})
     try:
-        client.execute(env=spec.kernel_env(), stdout=log, stderr=log)
+        client.execute()
         report.finished = True
     except DeadKernelError:
         report.dead_kernel = True
     except Exception as e:  # a kernel that never started, a broken message...
-        if sandbox.killed:
+        if sandbox.killed and "stop" in built:
             report.dead_kernel = True
         else:
             report.runner_error = f"{type(e).__name__}: {e}"
     finally:
-        stop_logs()
-        log.close()
-    for i, cell in enumerate(nb.cells):
+        if "stop" in built:
+            built["stop"]()
+        sandbox.kill()
+        try:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            run_sync(km.cleanup_resources)()
+        except Exception:
+            pass
+    first_student = built.get("first", 0)
+    for i, cell in enumerate(client.nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 report.cell_errors.append({"cell": i - first_student,
@@ -154,6 +151,6 @@ def run_notebook(nb_dict: dict, sandbox: Sandbox, *, guard_path: Path, tests_dir
     if report.dead_kernel:
         # the cell that was running when the kernel died: the first without outputs after
         # the last one that produced any; a hint for the message only.
-        executed = [i for i, c in enumerate(nb.cells) if c.get("execution_count")]
+        executed = [i for i, c in enumerate(client.nb.cells) if c.get("execution_count")]
         report.dead_cell = (max(executed) + 1 - first_student) if executed else 0
     return report

@@ -96,10 +96,18 @@ def _safe_member(name: str) -> bool:
     return not (name.startswith(("/", "\\")) or ".." in parts or ":" in name)
 
 
-def prepare(sub: Submission, a: Assignment, has_module=lambda name: False) -> Prepared:
-    """Read and check a submission without running any of it. ``has_module(name)``: is
-    ``name`` importable in the grading environment (a shipped file of that name would
-    shadow it)?"""
+@dataclass
+class Raw:
+    """A submission read and checked with the standard library only (no nbformat yet)."""
+    text: str
+    extra_files: dict[str, bytes]
+    notes: list[str]
+    filename: str
+
+
+def read(sub: Submission, a: Assignment) -> Raw:
+    """The quick checks (size, zip, UTF-8, JSON with a list of cells, the assignment's
+    name), fast enough to run before a kernel is started."""
     notes: list[str] = []
     extra: dict[str, bytes] = {}
     try:
@@ -118,7 +126,33 @@ def prepare(sub: Submission, a: Assignment, has_module=lambda name: False) -> Pr
         filename = notebook_filename(member, a)
     elif sub.path.suffix.lower() == ".zip":
         raise Invalid("named .zip but not a zip archive")
-    nb = _parse_notebook(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("not a notebook: not UTF-8 text (a binary file?)") from None
+    if not text.strip():
+        raise Invalid("empty file")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise Invalid(f"not a notebook: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
+        raise Invalid("not a notebook: JSON without a list of cells")
+    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    otter_meta = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
+    got = otter_meta.get("assignment_name")
+    if got and got != a.name:
+        raise Invalid(f"a notebook for assignment {got!r}, not {a.name!r}")
+    return Raw(text=text, extra_files=extra, notes=notes, filename=filename)
+
+
+def prepare(sub: Submission, a: Assignment, has_module=lambda name: False, raw: Raw | None = None) -> Prepared:
+    """Read and check a submission without running any of it (``read``, then nbformat's
+    own validation). ``has_module(name)``: is ``name`` importable in the grading
+    environment (a shipped file of that name would shadow it)?"""
+    raw = raw or read(sub, a)
+    notes, extra, filename = list(raw.notes), dict(raw.extra_files), raw.filename
+    nb = _parse_notebook(raw.text)
     meta = nb.setdefault("metadata", {})
     otter_meta = meta.get("otter") if isinstance(meta.get("otter"), dict) else {}
     got = otter_meta.get("assignment_name")
@@ -140,7 +174,8 @@ def prepare(sub: Submission, a: Assignment, has_module=lambda name: False) -> Pr
         stem = top[:-3] if top.endswith(".py") else top
         if name.endswith((".py", ".pyc", ".so", ".pth")) and stem.isidentifier() and (
                 stem in sys.stdlib_module_names or stem in sys.builtin_module_names
-                or has_module(stem) or stem in a.watch or stem in a.support):
+                or has_module(stem) or (a.files_dir / f"{stem}.py").is_file()
+                or (a.files_dir / stem / "__init__.py").is_file()):
             shadowing.append(name)
             del extra[name]
     extra.pop(filename, None)
@@ -183,21 +218,9 @@ def _from_zip(data: bytes, a: Assignment) -> tuple[bytes, dict[str, bytes], list
     return nb_bytes, extra, notes, nbs[0].filename
 
 
-def _parse_notebook(data: bytes) -> dict:
+def _parse_notebook(text: str) -> dict:
     import nbformat
 
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid("not a notebook: not UTF-8 text (a binary file?)") from None
-    if not text.strip():
-        raise Invalid("empty file")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise Invalid(f"not a notebook: not valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells", raw.get("worksheets")), list):
-        raise Invalid("not a notebook: JSON without a list of cells")
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as e:

@@ -31,6 +31,13 @@ resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 # as ipykernel_launcher does for the current folder: the launcher's folder is no import root
 if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
     del sys.path[0]
+# What otter's first grading cell and the guard import anyway (no student code runs yet),
+# imported while the tool prepares the notebook: import has no side effect they depend on.
+for name in filter(None, os.environ.pop("ACGRADE_PRELOAD", "").split(",")):
+    try:
+        __import__(name)
+    except Exception:
+        pass
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
 '''
@@ -53,11 +60,15 @@ class SpawnSpec:
     limits: Limits
     grader_dir: Path            # the launcher and the guard (library code, not the submission's)
     log: Path
+    # the heavy, IPython-free part of what otter imports (importing otter itself before
+    # ipykernel starts would leave doctest with a pdb that IPython later breaks)
+    preload: tuple[str, ...] = ("nbformat", "nbconvert", "pandas", "numpy")
 
     def kernel_env(self) -> dict[str, str]:
         env = dict(self.env)
         env["ACGRADE_LIMIT_AS"] = str(self.limits.memory_mb * 2**20)
         env["ACGRADE_LIMIT_FSIZE"] = str(self.limits.max_output_mb * 2**20)
+        env["ACGRADE_PRELOAD"] = ",".join(self.preload)
         return env
 
     def write_kernelspec(self) -> Path:
@@ -72,6 +83,24 @@ class SpawnSpec:
             "display_name": "Python 3 (grading environment)", "language": "python",
             "metadata": {"debugger": False}}))
         return kdir.parent
+
+
+def start_kernel(spec: SpawnSpec, sandbox: "Sandbox"):
+    """Spawn the kernel now (jupyter_client only: no nbformat, no otter in this process
+    yet) and hand its pid to the sandbox; returns the kernel manager for nbclient."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.write_kernelspec())]))
+    km.connection_file = str(spec.grader_dir / "connection.json")
+    with open(spec.log, "wb") as log:  # the kernel keeps its own copy of the descriptor
+        run_sync(km.start_kernel)(env=spec.kernel_env(), cwd=str(spec.cwd), stdout=log, stderr=log)
+    proc = getattr(km.provisioner, "process", None)
+    if proc is not None:
+        sandbox.started(proc.pid)
+    return km
 
 
 def descendants(pid: int) -> list[int]:

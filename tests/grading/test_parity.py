@@ -109,6 +109,15 @@ def hw1_cases() -> dict[str, tuple[str, object]]:
         solution("hw1"), "import numpy as np", IMPORT_ALL))
     out["seeding, threads, warnings, options, tqdm"] = ("hw1.ipynb", insert_after(
         solution("hw1"), "import numpy as np", HABITS))
+    # the course package is installed in the instructor's checkout, not on Gradescope
+    nb = solution("hw1")
+    sig = nb.cells[index_of(nb, "def sigmoid(")]
+    sig.source += ("\n\ntry:\n    from activation_course.reference import value_and_grad\n"
+                   "    def sigmoid_grad(z):\n        return value_and_grad('sigmoid', z)[1]\n"
+                   "except ImportError:\n    pass\n"
+                   "def sigmoid_grad(z):\n    from activation_course.reference import value_and_grad\n"
+                   "    return value_and_grad('sigmoid', z)[1]\n")
+    out["sigmoid_grad through the course package (absent on Gradescope)"] = ("hw1.ipynb", nb)
     return out
 
 
@@ -177,3 +186,4 @@ def test_the_cases_tell_check_time_from_end_of_notebook(parity):
     assert gs["relu redefined after its check: wrong then right"]["q3_relu"] < maxima["q3_relu"]
     assert gs["a helper defined after the check"]["q2_sigmoid"] < maxima["q2_sigmoid"]
     assert gs["check cells deleted"] == pytest.approx(maxima)
+    assert gs["sigmoid_grad through the course package (absent on Gradescope)"]["q2_sigmoid"] < maxima["q2_sigmoid"]
