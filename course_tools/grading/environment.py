@@ -85,7 +85,7 @@ class GradingEnv:
     python_version: str
     declared_python: str | None
     top_level: frozenset[str]          # importable top-level names (stdlib and site-packages)
-    packages: dict                     # distribution name -> version
+    packages: dict                     # distribution name (normalised) -> version
 
     @property
     def bin_dir(self) -> Path:
@@ -177,9 +177,10 @@ def _load(root: Path) -> GradingEnv | None:
     python = root / "bin" / "python"
     if not python.exists():
         return None
+    packages = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in m.get("packages", {}).items()}
     return GradingEnv(root=root, python=python, python_version=m["version"],
                       declared_python=m.get("declared_python"), top_level=frozenset(m["top_level"]),
-                      packages=m.get("packages", {}))
+                      packages=packages)
 
 
 def ensure_env(environment_yml: str, cache: Path | None = None, announce=print) -> GradingEnv:
