@@ -21,15 +21,17 @@ from .store import Store, class_report, file_hash, summarize
 
 DESCRIPTION = """\
 Grade a folder of student submissions (.ipynb notebooks and the zips that
-grader.export() makes, found recursively) against autograder/<HW>/<HW>-autograder.zip
-and write a gradebook CSV with one row per submission: submission, status
-(graded, flagged, error, timeout, invalid), total, max, one column per question,
-message. Per-submission results (JSON, with every test's output) go to a
-results/ folder next to the CSV. Each submission runs in its own process group
-under a wall-clock timeout, a memory cap and an output cap; a guard inside the
-kernel detects and neutralises tampering with the tests (status flagged).
-A re-run skips submissions already graded (same file contents) unless --redo.
-Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
+grader.export() makes, found recursively) against autograder/<HW>/<HW>-autograder.zip,
+as Gradescope grades them: in the environment the zip's environment.yml declares
+(built once into a cached venv), each question at its grader.check cell. Writes a
+gradebook CSV with one row per submission: submission, status (graded, flagged,
+error, timeout, invalid), total, max, one column per question, message; per
+submission a JSON result and a feedback file for the student (results/ next to the
+CSV); a class summary (summary.md, summary.csv, histogram.png). Each kernel runs in
+its own process group under a wall-clock timeout, a memory cap and an output cap; a
+guard inside the kernel detects and neutralises tampering with the tests (status
+flagged). A re-run skips submissions already graded (same file contents) unless
+--redo. Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
 
 EPILOG = """\
 examples:

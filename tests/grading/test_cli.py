@@ -133,3 +133,49 @@ def test_docker_results_convert_to_the_same_gradebook(fixhw, tmp_path):
     assert recs["bob.ipynb"].row(a.questions)[:7] == ["bob.ipynb", "graded", "2", "5", "2", "0", "0"]
 
 
+
+
+@pytest.mark.slow
+def test_ctrl_c_kills_every_kernel_and_keeps_what_was_graded(fixhw, tmp_path):
+    """SIGINT while two kernels loop: exit 130, and no process the tool started survives."""
+    import signal
+    import subprocess
+    import sys
+
+    from course_tools.grading.sandbox import descendants
+    from grading.grading_cases import REPO, tool_env
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b"):
+        nbformat.write(notebook(fixhw["solution"], append=["import subprocess, sys\n"
+                                                           "subprocess.Popen([sys.executable, '-c', "
+                                                           "'import time; time.sleep(600)'], start_new_session=True)\n"
+                                                           "while True:\n    pass"]), subs / f"{name}.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs), "--autograder",
+                             str(fixhw["zip"]), "--out", str(tmp_path / "gb.csv"), "--jobs", "2",
+                             "--no-progress"], cwd=REPO, env=tool_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    started = []
+    for _ in range(120):  # two kernels, each with its runaway child
+        started = descendants(proc.pid)
+        if len(started) >= 4:
+            break
+        time.sleep(0.5)
+    assert len(started) >= 4, started
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    time.sleep(0.5)
+    alive = []
+    for pid in started:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    assert not alive, alive
+    assert read_gradebook(tmp_path / "gb.csv") == {}  # nothing finished: an empty gradebook, no crash
