@@ -53,10 +53,10 @@ def variant(hw: str, code: str, dest: Path, base: Path | None = None) -> Path:
 
 def otter_run(hw: str, notebook: Path, timeout: float = 600) -> dict[str, float]:
     """Grade one notebook with ``otter run``; return {question: score} (no 'Public Tests')."""
+    from course_tools.grading.environment import subprocess_env
+
     with tempfile.TemporaryDirectory(prefix=f"otter-run-{hw}-") as out:
-        env = dict(os.environ)
-        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        env.setdefault("MPLBACKEND", "Agg")
+        env = subprocess_env(bin_dir=Path(sys.executable).parent)
         proc = subprocess.run(
             [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip(hw)),
              "-o", out, str(notebook)],
@@ -155,11 +155,15 @@ def packed_notebook(hw: str, items, dest: Path) -> Path:
 
 
 def pasted_student_notebook(hw: str, dest: Path) -> Path:
-    """The student notebook with the solution cells pasted into its answer cells, in order."""
+    """The student notebook with the solution code pasted into its answer cells, in order."""
     solution = nbformat.read(solution_notebook(hw), as_version=4)
     student = nbformat.read(student_notebook(hw), as_version=4)
-    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])]
-    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    # code cells only: written answers (markdown) are not autograded, and a master may hold
+    # model derivations for instructors that have no answer cell of their own
+    sources = [c.source for c in solution.cells
+               if c.cell_type == "code" and "otter_assign_solution_cell" in c.metadata.get("tags", [])]
+    answers = [c for c in student.cells
+               if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
     assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
     for cell, source in zip(answers, sources):
         cell.source = source

@@ -94,13 +94,8 @@ def natural(s: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def read_points(tests_dir: Path) -> dict[str, float]:
-    """Points per question, as otter reads them (OK-format and exception-format tests):
-    the one reader of points in the tool."""
-    return {tf.name: float(tf.possible) for tf in test_files(tests_dir)}
-
-
 def test_files(tests_dir: Path):
+    """The zip's test files as otter's own classes (OK-format and exception-format alike)."""
     from otter.nbmeta_config import NBMetadataConfig
     from otter.test_files import create_test_file
 
@@ -147,7 +142,8 @@ def open_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
 
 
 def analyze_tests(a: Assignment) -> None:
-    """Points per question and the modules the tests reach, from the test files."""
+    """Points per question (``TestFile.possible``, as otter counts them: the tool's one
+    reader of points) and the modules the tests reach, from the test files."""
     max_points, candidates, bases = {}, list(policy.BASE_WATCH), {}
     for tf in test_files(a.tests_dir):
         max_points[tf.name] = float(tf.possible)
