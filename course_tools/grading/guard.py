@@ -439,8 +439,10 @@ def arm(cfg_path=None):  # noqa: C901  (one closure on purpose: no state reachab
                               global_env if global_env is not None else _getframe(1).f_globals)
         if global_env is None:
             global_env = _getframe(1).f_globals
-        if state["current"] is not None or state["finished"]:
+        if state["current"] is not None:
             violation("called grader.check from inside a question's tests", False)
+            return _copy(tf)
+        if state["finished"]:  # after the grade was sent (an early finish is itself flagged)
             return _copy(tf)
         return grade(tf, global_env, "check cell")
 

@@ -108,17 +108,15 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
             msg = "the grader failed inside the kernel: " + str(guard_errors[0]).strip().splitlines()[-1][:200]
         elif run.dead_kernel:
             msg = (f"the kernel died in cell {run.dead_cell if run.dead_cell is not None else '?'} "
-                   f"(os._exit, sys.exit at top level in a subprocess, a crash, or the "
-                   f"{limits.memory_mb} MiB memory cap)")
+                   f"(os._exit, a crash, the {limits.memory_mb} MiB memory cap or the "
+                   f"{limits.max_output_mb} MiB file-size cap)")
         elif run.runner_error:
             msg = "could not execute the notebook: " + run.runner_error.strip().splitlines()[-1][:200]
         elif "armed" not in kinds:
             msg = "the grading kernel did not start: " + (
                 obs.log_tail.strip().splitlines()[-1][:200] if obs.log_tail.strip() else "no output")
         else:
-            msg = "grading did not finish"
-            if run.runner_error and "signal" in run.runner_error:
-                msg += f" ({run.runner_error[:100]})"
+            msg = "grading did not finish (the grader sent no report)"
     return Result(submission=obs.submission, status=status, total=round(total, 5), max=a.total_max,
                   message="; ".join([msg] + notes), scores={q: round(s, 5) for q, s in scores.items()},
                   questions=questions, violations=violations, channel_problems=list(obs.channel_problems),
