@@ -75,7 +75,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 # Grades in the environment the zip's environment.yml declares, built once into
-# .cache/grading-envs/ (ENV_CACHE=dir to keep it elsewhere).
+# ~/.cache/activation-course/grading-envs/ (ENV_CACHE=dir to keep it elsewhere).
 grade: install
 	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE))
 

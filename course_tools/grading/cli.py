@@ -60,8 +60,8 @@ def parse_args(argv):
                    help="delegate to `otter grade` (Docker containers), same gradebook and results folder")
     p.add_argument("--dry-run", action="store_true", help="with --docker: print the otter grade command only")
     p.add_argument("--env-cache", type=Path, default=None,
-                   help="folder of cached grading environments (default: .cache/grading-envs in the "
-                        "checkout, or $ACGRADE_ENV_CACHE)")
+                   help="folder of cached grading environments (default: $ACGRADE_ENV_CACHE or "
+                        "~/.cache/activation-course/grading-envs)")
     p.add_argument("--keep-work", action="store_true", help="keep each submission's work folder (debugging)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)

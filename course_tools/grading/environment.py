@@ -29,7 +29,10 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CACHE = Path(os.environ.get("ACGRADE_ENV_CACHE") or (REPO / ".cache" / "grading-envs"))
+# Outside the checkout (a venv inside it would be read by the book build as sources).
+DEFAULT_CACHE = Path(os.environ.get("ACGRADE_ENV_CACHE")
+                     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                     / "activation-course" / "grading-envs")
 TORCH_SPEC = os.environ.get("ACGRADE_TORCH_SPEC", "torch==2.13.0")
 TORCH_INDEX = os.environ.get("ACGRADE_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
 MANIFEST = "acgrade-env.json"
