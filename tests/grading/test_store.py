@@ -66,7 +66,7 @@ def test_class_report(tmp_path):
     table = class_report(recs, A, tmp_path)
     assert "| q1 | 2 | 1.33 | 67% |" in table and "| q2 | 3 | 2.00 | 67% |" in table
     assert (tmp_path / "histogram.png").read_bytes()[:4] == b"\x89PNG"
-    assert "3 graded" in (tmp_path / "summary.md").read_text().replace("0 graded", "")  or True
+    assert "4 submissions: 3 graded, 0 flagged, 0 errors, 0 timeout, 1 invalid" in (tmp_path / "summary.md").read_text()
     rows = list(csv.DictReader(open(tmp_path / "summary.csv")))
-    assert rows[0]["question"] == "q1" and rows[0]["n"] == "3" and float(rows[0]["full_marks_share"]) == 2 / 3 or \
-        abs(float(rows[0]["full_marks_share"]) - 2 / 3) < 1e-3
+    assert rows[0]["question"] == "q1" and rows[0]["n"] == "3"
+    assert abs(float(rows[0]["full_marks_share"]) - 2 / 3) < 1e-3
