@@ -24,6 +24,7 @@ OUT ?=
 JOBS ?=
 TIMEOUT ?=
 DEST ?= _release
+ENV_CACHE ?=
 
 .PHONY: help install book book-fast assign assign-check release test test-fast test-gpu grade bench clean
 
@@ -79,8 +80,10 @@ test: install book-fast
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
+# Grades in the environment the zip's environment.yml declares, built once into
+# ~/.cache/activation-course/grading-envs/ (ENV_CACHE=dir to keep it elsewhere).
 grade: install
-	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE))
 
 # Benchmarks write bench/results.md; run on a quiet machine (see the report's notes).
 bench: install

@@ -53,10 +53,10 @@ def variant(hw: str, code: str, dest: Path, base: Path | None = None) -> Path:
 
 def otter_run(hw: str, notebook: Path, timeout: float = 600) -> dict[str, float]:
     """Grade one notebook with ``otter run``; return {question: score} (no 'Public Tests')."""
+    from course_tools.grading.environment import subprocess_env
+
     with tempfile.TemporaryDirectory(prefix=f"otter-run-{hw}-") as out:
-        env = dict(os.environ)
-        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        env.setdefault("MPLBACKEND", "Agg")
+        env = subprocess_env(bin_dir=Path(sys.executable).parent)
         proc = subprocess.run(
             [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip(hw)),
              "-o", out, str(notebook)],
@@ -78,18 +78,18 @@ def otter_run_many(hw: str, notebooks: dict[str, Path], jobs: int | None = None)
 
 
 def max_scores(hw: str) -> dict[str, float]:
-    """Points per question, read from the autograder zip's test files."""
+    """Points per question, read from the autograder zip's test files by otter's own
+    test-file classes (OK-format and exception-format alike): the suites' one reader."""
     import zipfile
-    scores = {}
-    with zipfile.ZipFile(autograder_zip(hw)) as z:
-        for name in z.namelist():
-            if name.startswith("tests/") and name.endswith(".py"):
-                env: dict = {}
-                exec(z.read(name).decode(), env)
-                # OK-format files hold a `test` dict; exception-based ones define name/points at top level.
-                t = env.get("test") or env
-                scores[t["name"]] = float(t["points"])
-    return scores
+
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(autograder_zip(hw)) as z:
+            z.extractall(tmp)
+        return {tf.name: float(tf.possible) for tf in
+                (create_test_file(str(p), NBMetadataConfig()) for p in sorted(Path(tmp, "tests").glob("*.py")))}
 
 
 # ----------------------------------------------------------- packing many items into few runs
@@ -106,13 +106,24 @@ class Mutant:
     code: str
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A correct implementation written differently: keeps full marks on ``questions``."""
+    id: str
+    questions: tuple[str, ...]
+    style: str
+    code: str
+
+
 def questions_of(item) -> tuple[str, ...]:
     """The questions an item targets: ``item.question`` (a mutant) or ``item.questions``."""
     return (item.question,) if hasattr(item, "question") else tuple(item.questions)
 
 
 def pack(items) -> list[list]:
-    """Greedy packing: items that share a question never share a notebook."""
+    """Greedy packing: items that share a question never share a notebook. (Each item is
+    graded in its own copy of the globals, on its own questions only, so a mistake that
+    a later question's tests would also call cannot cost that question here.)"""
     rounds: list[tuple[set, list]] = []
     for item in items:
         qs = set(questions_of(item))
@@ -144,13 +155,15 @@ def packed_notebook(hw: str, items, dest: Path) -> Path:
 
 
 def pasted_student_notebook(hw: str, dest: Path) -> Path:
-    """The student notebook with the solution cells pasted into its answer cells, in order."""
+    """The student notebook with the solution code pasted into its answer cells, in order."""
     solution = nbformat.read(solution_notebook(hw), as_version=4)
     student = nbformat.read(student_notebook(hw), as_version=4)
-    # model answers (tag model_answer) are solution cells that otter drops from the student notebook
-    sources = [c.source for c in solution.cells if "otter_assign_solution_cell" in c.metadata.get("tags", [])
-               and "model_answer" not in c.metadata.get("tags", [])]
-    answers = [c for c in student.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    # code cells only: written answers (markdown) are not autograded, and a master may hold
+    # model derivations for instructors that have no answer cell of their own
+    sources = [c.source for c in solution.cells
+               if c.cell_type == "code" and "otter_assign_solution_cell" in c.metadata.get("tags", [])]
+    answers = [c for c in student.cells
+               if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
     assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
     for cell, source in zip(answers, sources):
         cell.source = source
@@ -174,9 +187,87 @@ class Catalogue:
                          for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds))
                          for i, members in enumerate(rounds) for item in members}
 
-    def notebooks(self, root: Path) -> dict[str, Path]:
+    def notebooks(self, root: Path, with_solution: bool = False) -> dict[str, Path]:
         notebooks = {"pasted-student": pasted_student_notebook(self.hw, root / "pasted-student")}
+        if with_solution:
+            notebooks["solution"] = solution_notebook(self.hw)
         for kind, rounds in (("mutants", self.mutant_rounds), ("rewrites", self.rewrite_rounds)):
             for i, items in enumerate(rounds):
                 notebooks[f"{kind}-{i}"] = packed_notebook(self.hw, items, root / f"{kind}-{i}")
         return notebooks
+
+    def grade(self, root: Path, with_solution: bool = False) -> dict[str, dict[str, float]]:
+        """Every notebook through the real autograder, in parallel; a score table for ``-s``."""
+        import time
+
+        notebooks = self.notebooks(root, with_solution)
+        start = time.perf_counter()
+        graded = otter_run_many(self.hw, notebooks)
+        print(f"\n{self.hw}: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
+        for item in [m for r in self.mutant_rounds for m in r] + [w for r in self.rewrite_rounds for w in r]:
+            got = ", ".join(f"{q} {graded[self.round_of[item.id]][q]:g}" for q in questions_of(item))
+            print(f"  {type(item).__name__.lower():8s} {item.id:36s} {got}")
+        return graded
+
+    # --- the checks every assignment's suite makes (hidden tests decide the grade)
+    def mutant_score(self, graded, mutant) -> float:
+        return graded[self.round_of[mutant.id]][mutant.question]
+
+    def lost_elsewhere(self, graded, maxima, i: int) -> dict[str, float]:
+        """Questions that no mutant of round ``i`` targets, yet lost points."""
+        allowed = {q for m in self.mutant_rounds[i] for q in questions_of(m)}
+        return {q: s for q, s in graded[f"mutants-{i}"].items() if q not in allowed and s < maxima[q]}
+
+    def rewrite_lost(self, graded, maxima, rewrite) -> dict[str, float]:
+        scores = graded[self.round_of[rewrite.id]]
+        return {q: scores[q] for q in rewrite.questions if scores[q] < maxima[q]}
+
+
+# ----------------------------------------------------------- Gradescope's own entry point
+def grading_env(hw_zip: Path):
+    """The grading environment the zip's environment.yml declares (the tool's cached venv)."""
+    import zipfile
+
+    from course_tools.grading.environment import ensure_env
+    return ensure_env(zipfile.ZipFile(hw_zip).read("environment.yml").decode())
+
+
+def gradescope_run(hw_zip: Path, submission: Path, env, timeout: float = 600) -> dict[str, float]:
+    """Grade one submission as Gradescope does: otter's ``run_autograder.main`` on an
+    ``/autograder``-style folder (source/ = the zip, submission/ = the uploaded file, an
+    uploaded zip extracted), run by the grading environment's interpreter.
+    Returns {question: score}."""
+    import shutil
+    import zipfile
+
+    from course_tools.grading.environment import subprocess_env
+
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
+        ag = Path(tmp)
+        (ag / "results").mkdir()
+        with zipfile.ZipFile(hw_zip) as z:
+            z.extractall(ag / "source")
+        sub = ag / "submission"
+        sub.mkdir()
+        if zipfile.is_zipfile(submission):
+            with zipfile.ZipFile(submission) as z:
+                z.extractall(sub)
+        else:
+            shutil.copy(submission, sub / submission.name)
+        proc = subprocess.run([str(env.python), "-c", "import sys\nfrom otter.run.run_autograder import main\n"
+                               "main(sys.argv[1])", str(ag)], cwd=ag, capture_output=True, text=True,
+                              timeout=timeout, env=subprocess_env(bin_dir=env.bin_dir, drop_python_vars=True,
+                                                                 MPLBACKEND=None))
+        results = ag / "results" / "results.json"
+        if not results.exists():
+            raise RuntimeError(f"run_autograder wrote no results for {submission}:\n"
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        data = json.loads(results.read_text())
+    return {t["name"]: float(t.get("score") or 0.0) for t in data["tests"] if "max_score" in t}
+
+
+def gradescope_run_many(hw_zip: Path, submissions: dict[str, Path], env, jobs: int | None = None):
+    jobs = jobs or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(gradescope_run, hw_zip, path, env) for name, path in submissions.items()}
+        return {name: f.result() for name, f in futures.items()}

@@ -40,7 +40,10 @@ def test_bench_smoke_runs_end_to_end(tmp_path):
         assert heading in text, f"missing section {heading}"
     data = json.loads(out.with_suffix(".json").read_text())
     # Every grading run graded the correct submission: a ratio exists and times are positive.
-    assert data["grading"][0]["grade one (s)"] > 0 and data["grading"][0]["speedup"] > 0
+    g = data["grading"][0]
+    assert g["grade one (s)"] > 0 and g["speedup"] > 0
+    # the anchor is measured in the same run, side by side
+    assert g["otter run -a (s)"] > 0 and g["tool / otter run"] == g["grade one (s)"] / g["otter run -a (s)"]
     assert {r["activation"] for r in data["activations"]} == {"sigmoid", "swish", "mish"}
     # The comparison trains all six activations of Assignment 3.
     assert len(data["accuracy"]) == 6

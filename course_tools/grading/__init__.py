@@ -1,8 +1,17 @@
-"""Instructor grading: a folder of submissions to a gradebook, robust to broken and
-adversarial work. Entry point: ``python -m course_tools.grading --help``.
+"""Instructor grading: a folder of submissions to a gradebook, graded where Gradescope
+grades, robust to broken and adversarial work. Entry point: ``python -m course_tools.grading --help``.
 
-Modules: ``cli`` (command line, progress, ``--docker``), ``core`` (intake, one
-sandboxed run per submission, verdicts, gradebook), ``runner`` (executes one
-notebook with otter's grading cells), ``guard`` (inside the kernel: tamper
-detection and the grade itself).
+The pipeline, one module per step:
+
+* ``assignment`` -- the autograder zip: questions, points (the one reader), what the tests use;
+* ``environment`` -- the grading environment built from the zip's environment.yml (cached),
+  and the one helper that builds a subprocess environment;
+* ``intake`` -- find submissions, check them without running anything;
+* ``sandbox`` -- the kernel's spawn spec, process group, limits and cleanup;
+* ``execute`` -- otter's grading cells around the notebook, run by nbclient in the sandbox;
+* ``guard`` -- inside the kernel: tamper detection and the grade itself (policy in ``policy``);
+* ``channel`` -- the guard's signed messages;
+* ``verdict`` -- status, scores and message, as a ``record.Result``;
+* ``store`` -- JSON, feedback, the gradebook CSV, resuming, the class summary;
+* ``pipeline`` -- one submission and a batch; ``cli`` -- the command line and ``--docker``.
 """

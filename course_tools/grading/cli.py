@@ -6,26 +6,32 @@ import csv
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import core
+from .assignment import ToolError, open_assignment
+from .environment import EnvError, ensure_env
+from .intake import Invalid, discover, prepare
+from .pipeline import grade_all
+from .record import Result
+from .sandbox import Limits
+from .store import Store, class_report, file_hash, summarize
 
 DESCRIPTION = """\
 Grade a folder of student submissions (.ipynb notebooks and the zips that
-grader.export() makes, found recursively) against autograder/<HW>/<HW>-autograder.zip
-and write a gradebook CSV with one row per submission: submission, status
-(graded, flagged, error, timeout, invalid), total, max, one column per question,
-message. Per-submission results (JSON, with every test's output) go to a
-results/ folder next to the CSV. Each submission runs in its own process group
-under a wall-clock timeout, a memory cap and an output cap; a guard inside the
-kernel detects and neutralises tampering with the tests (status flagged).
-A re-run skips submissions already graded (same file contents) unless --redo.
-Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
+grader.export() makes, found recursively) against autograder/<HW>/<HW>-autograder.zip,
+as Gradescope grades them: in the environment the zip's environment.yml declares
+(built once into a cached venv), each question at its grader.check cell. Writes a
+gradebook CSV with one row per submission: submission, status (graded, flagged,
+error, timeout, invalid), total, max, one column per question, message; per
+submission a JSON result and a feedback file for the student (results/ next to the
+CSV); a class summary (summary.md, summary.csv, histogram.png). Each kernel runs in
+its own process group under a wall-clock timeout, a memory cap and an output cap; a
+guard inside the kernel detects and neutralises tampering with the tests (status
+flagged). A re-run skips submissions already graded (same file contents) unless
+--redo. Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
 
 EPILOG = """\
 examples:
@@ -53,6 +59,9 @@ def parse_args(argv):
     p.add_argument("--docker", action="store_true",
                    help="delegate to `otter grade` (Docker containers), same gradebook and results folder")
     p.add_argument("--dry-run", action="store_true", help="with --docker: print the otter grade command only")
+    p.add_argument("--env-cache", type=Path, default=None,
+                   help="folder of cached grading environments (default: $ACGRADE_ENV_CACHE or "
+                        "~/.cache/activation-course/grading-envs)")
     p.add_argument("--keep-work", action="store_true", help="keep each submission's work folder (debugging)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -78,32 +87,35 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return _main(args)
-    except core.ToolError as e:
+    except (ToolError, EnvError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
 
 def _main(args) -> int:
-    a = core.load_assignment(args.hw, args.autograder)
+    a = open_assignment(args.hw, args.autograder)
     out, results_dir = out_paths(args)
-    subs, ignored = core.discover(args.submissions, exclude=[
+    subs, ignored = discover(args.submissions, exclude=[
         results_dir, out.parent / "docker-staging", out.parent / "docker-out"])
     if not subs:
-        raise core.ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
-                             + (f" ({ignored} other files ignored)" if ignored else ""))
+        raise ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
+                        + (f" ({ignored} other files ignored)" if ignored else ""))
     if args.docker:
-        return docker(args, a, subs, out, results_dir)
+        return docker(args, a.analyze(), subs, out, results_dir)
+    env = ensure_env(a.environment_yml, cache=args.env_cache,
+                     announce=lambda m: print(m, file=sys.stderr, flush=True))
+    # otter reads the tests (a second or two) once the first kernel is starting
+    a.defer_analysis(env.has_module)
     jobs = args.jobs or os.cpu_count() or 1
-    limits = core.Limits(timeout=args.timeout, memory_mb=args.memory_mb,
-                         max_output_mb=args.max_output_mb,
-                         threads=max(1, (os.cpu_count() or 1) // jobs))
-    records: dict[str, dict] = {}
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
+                    threads=max(1, (os.cpu_count() or 1) // jobs))
+    store = Store(out, a)
+    records: dict[str, Result] = {}
     todo = []
     for s in subs:
-        digest = core.file_hash(s.path)
-        old = core._read_json(results_dir / f"{s.slug}.json", limit=64 * 2**20)
-        if (not args.redo and old.get("submission") == s.id and old.get("sha256") == digest
-                and old.get("status") in core.STATUSES and old.get("autograder") == a.zip_path.name):
+        digest = file_hash(s.path)
+        old = None if args.redo else store.previous(s, digest)
+        if old is not None:
             records[s.id] = old
         else:
             todo.append((s, digest))
@@ -111,7 +123,7 @@ def _main(args) -> int:
     order = [s.id for s in subs]
 
     def flush():
-        core.write_gradebook(out, [records[i] for i in order if i in records], a)
+        store.write_gradebook([records[i] for i in order if i in records])
 
     bar = None
     if not args.no_progress:
@@ -122,62 +134,39 @@ def _main(args) -> int:
         except ImportError:
             bar = None
 
-    def done(rec, s, digest):
-        rec.update({"sha256": digest, "autograder": a.zip_path.name, "path": str(s.path)})
-        core.write_json_atomic(results_dir / f"{s.slug}.json", rec)
+    def done(rec: Result, s, digest):
+        rec.sha256, rec.autograder, rec.path = digest, a.zip_path.name, str(s.path)
+        store.save(s, rec)
         records[s.id] = rec
         flush()
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(f"{s.id[:30]}: {rec['status']}")
+            bar.set_postfix_str(f"{s.id[:30]}: {rec.status}")
         else:
-            print(f"[{len(records)}/{len(subs)}] {s.id}: {rec['status']}", file=sys.stderr, flush=True)
-
-    def grade(s, digest):
-        try:
-            prep = core.prepare(s, a)
-        except core.Invalid as e:
-            return core.invalid_record(s, a, str(e))
-        try:
-            return core.run_one(s, prep, a, limits, keep_work=args.keep_work)
-        except Exception as e:  # the tool's own failure on this one: still a row
-            return {"submission": s.id, "status": "error", "total": 0.0, "max": a.total_max,
-                    "scores": {}, "message": f"grading tool error: {type(e).__name__}: {e}"}
+            print(f"[{len(records)}/{len(subs)}] {s.id}: {rec.status}", file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
-    flush()
-    interrupted = False
-    pool = ThreadPoolExecutor(max_workers=jobs)
+
+    def started():
+        a.wait()
+        flush()
+
     try:
-        futures = {pool.submit(grade, s, d): (s, d) for s, d in todo}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            for f in finished:
-                s, d = futures[f]
-                done(f.result(), s, d)
-    except KeyboardInterrupt:
-        interrupted = True
-        for f in futures:
-            f.cancel()
-        for proc in list(core.ACTIVE):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work, on_start=started)
     finally:
-        pool.shutdown(wait=not interrupted, cancel_futures=True)
         if bar is not None:
             bar.close()
     flush()
     elapsed = time.monotonic() - t0
     recs = [records[i] for i in order if i in records]
-    print(core.summarize(recs, a)
+    print(summarize(recs, a)
           + (f"; {skipped} already graded, skipped" if skipped else "")
           + (f"; {ignored} other files ignored" if ignored else "")
           + f"; {elapsed:.1f} s with {jobs} job(s)")
-    print(f"gradebook: {out}   results: {results_dir}/")
-    if interrupted:
+    print(class_report(recs, a, out.parent))
+    print(f"gradebook: {out}   results and feedback: {results_dir}/   "
+          f"class summary: {out.parent}/summary.md, histogram.png")
+    if not complete:
         print("interrupted: graded submissions are saved; run again to continue", file=sys.stderr)
         return 130
     return 0
@@ -202,9 +191,9 @@ def docker(args, a, subs, out: Path, results_dir: Path) -> int:
     records, staged = {}, {}
     for s in subs:
         try:
-            prep = core.prepare(s, a)
-        except core.Invalid as e:
-            records[s.id] = core.invalid_record(s, a, str(e))
+            prep = prepare(s, a)
+        except Invalid as e:
+            records[s.id] = Result.invalid(s.id, a.total_max, str(e))
             continue
         staged[s.slug] = (s, prep)
     if args.dry_run:
@@ -219,25 +208,24 @@ def docker(args, a, subs, out: Path, results_dir: Path) -> int:
     print(shlex.join(cmd), file=sys.stderr)
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
-        raise core.ToolError(f"otter grade failed (exit {proc.returncode}); is Docker running?")
+        raise ToolError(f"otter grade failed (exit {proc.returncode}); is Docker running?")
     for rec in from_otter_csv(docker_out / "final_grades.csv", a, staged):
-        records[rec["submission"]] = rec
+        records[rec.submission] = rec
+    store = Store(out, a)
     for s in subs:
-        rec = records.setdefault(s.id, {"submission": s.id, "status": "error", "total": 0.0,
-                                        "max": a.total_max, "scores": {},
-                                        "message": "otter grade returned no row"})
+        rec = records.setdefault(s.id, Result.tool_error(s.id, a.total_max, "otter grade returned no row"))
         summary = docker_out / "grading-summaries" / f"{s.slug}.txt"
         if summary.exists():
-            rec["otter_summary"] = summary.read_text()[:20000]
-        core.write_json_atomic(results_dir / f"{s.slug}.json", rec)
+            rec.otter_summary = summary.read_text()[:20000]
+        store.save(s, rec)
     recs = [records[s.id] for s in subs]
-    core.write_gradebook(out, recs, a)
-    print(core.summarize(recs, a))
+    store.write_gradebook(recs)
+    print(summarize(recs, a))
     print(f"gradebook: {out}   results: {results_dir}/")
     return 0
 
 
-def from_otter_csv(path: Path, a, staged: dict) -> list[dict]:
+def from_otter_csv(path: Path, a, staged: dict) -> list[Result]:
     """Rows of otter grade's final_grades.csv as this tool's records."""
     recs = []
     with open(path, newline="") as f:
@@ -249,9 +237,8 @@ def from_otter_csv(path: Path, a, staged: dict) -> list[dict]:
             ok = row.get("grading_status", "Completed") == "Completed"
             scores = {q: float(row[q]) for q in a.questions if row.get(q) not in (None, "")}
             total = float(row.get("total_points_earned") or row.get("total") or sum(scores.values()))
-            recs.append({"submission": s.id, "status": "graded" if ok else "error",
-                         "total": total if ok else 0.0, "max": a.total_max,
-                         "scores": scores if ok else {},
-                         "message": (f"{total:g}/{a.total_max:g} (otter grade, Docker)" if ok
-                                     else f"otter grade: {row.get('grading_status')}")})
+            recs.append(Result(submission=s.id, status="graded" if ok else "error",
+                               total=total if ok else 0.0, max=a.total_max, scores=scores if ok else {},
+                               message=(f"{total:g}/{a.total_max:g} (otter grade, Docker)" if ok
+                                        else f"otter grade: {row.get('grading_status')}")))
     return recs

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
 import sys
 import zipfile
@@ -27,11 +26,8 @@ MASTER = HERE / "fixtures" / "fixhw" / "fixhw.ipynb"
 
 
 def tool_env() -> dict:
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.setdefault("MPLBACKEND", "Agg")
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    return env
+    from course_tools.grading.environment import subprocess_env
+    return subprocess_env(bin_dir=Path(sys.executable).parent)
 
 
 def run_tool(*args, timeout=900) -> subprocess.CompletedProcess:
@@ -172,14 +168,14 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "at.TestFile.score = property(lambda self: self.possible)",
                "import doctest\ndoctest.DocTestRunner.run = lambda self, *a, **k: doctest.TestResults(0, 1)",
                "import otter.test_files\notter.test_files.GradingResults.total = property(lambda s: 5)"])
+    # the module names the tests use, rebound to look-alikes before the checks run
     nb("t_namespace.ipynb", Case("t_namespace.ipynb", "flagged", 1.0, ["'np'"], {"q1": 0, "q2": 0, "q3": 1}),
-       replace={"relu": WRONG_RELU, "sigmoid": WRONG_SIGMOID},
-       append=["import types, numpy as _np\n"
-               "np = types.SimpleNamespace(allclose=lambda *a, **k: True, linspace=_np.linspace,\n"
-               "    array=_np.array, where=_np.where, float32=_np.float32,\n"
-               "    testing=types.SimpleNamespace(assert_allclose=lambda *a, **k: None))\n"
-               "def relu(z):\n    return _np.maximum(_np.round(z), 0)\n"
-               "def sigmoid(z):\n    return _np.zeros_like(_np.asarray(z, dtype=float))\n"])
+       replace={"relu": "import types, numpy as _np\n"
+                        "np = types.SimpleNamespace(allclose=lambda *a, **k: True, linspace=_np.linspace,\n"
+                        "    array=_np.array, where=_np.where, float32=_np.float32,\n"
+                        "    testing=types.SimpleNamespace(assert_allclose=lambda *a, **k: None))\n"
+                        "def relu(z):\n    return _np.maximum(_np.round(z), 0)\n",
+                "sigmoid": "def sigmoid(z):\n    return _np.zeros_like(_np.asarray(z, dtype=float))\n"})
     # tampering from inside the tested functions, while their tests run
     nb("t_during.ipynb", Case("t_during.ipynb", "flagged", 1.0, ["replaced numpy.allclose (while its tests ran)",
                                                                  "assigned numpy.testing.assert_allclose",
@@ -214,16 +210,18 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
                "import ctypes\nctypes.string_at(id(np.allclose), 8)",
                "import gc\nguards = [o for o in gc.get_objects() if callable(o)]",
                "import sys\nsys.settrace(lambda *a: None)"])
-    # a background thread that keeps patching: every question ran under it, so none scores
+    # a background thread, started before the first check, that keeps patching: every
+    # question ran under it, so none scores
     nb("t_thread.ipynb", Case("t_thread.ipynb", "flagged", 0.0, ["numpy.allclose", "while its tests ran"]),
-       replace={"sigmoid": WRONG_SIGMOID},
-       append=["import threading, time\n"
-               "fake = lambda *a, **k: True\n"
-               "def keep():\n"
-               "    while True:\n"
-               "        vars(np)['allclose'] = fake\n"
-               "        time.sleep(0.001)\n"
-               "threading.Thread(target=keep, daemon=True).start()\ntime.sleep(0.1)"])
+       replace={"sigmoid": WRONG_SIGMOID,
+                "relu": "import threading, time\n"
+                        "fake = lambda *a, **k: True\n"
+                        "def keep():\n"
+                        "    while True:\n"
+                        "        vars(np)['allclose'] = fake\n"
+                        "        time.sleep(0.001)\n"
+                        "threading.Thread(target=keep, daemon=True).start()\ntime.sleep(0.1)\n"
+                        "def relu(z):\n    return np.maximum(z, 0).astype(np.asarray(z).dtype)\n"})
     # asking the guard to grade early, then tampering
     nb("t_finish.ipynb", Case("t_finish.ipynb", "flagged", 3.0, ["finish"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},

@@ -7,17 +7,7 @@ solution and must keep full marks. ``test_hw1_autograder.py`` grades them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from otter_support import Mutant
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    id: str
-    questions: tuple[str, ...]
-    style: str
-    code: str
+from otter_support import Mutant, Rewrite
 
 
 MUTANTS = [

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from otter_support import (Catalogue, max_scores, otter_run_many,
-                           questions_of)
+from otter_support import Catalogue, max_scores, questions_of
 
 HW = "hw1"
 HERE = Path(__file__).resolve().parent
@@ -38,7 +36,7 @@ MUTANTS, REWRITES = catalogue.MUTANTS, catalogue.REWRITES
 
 
 CATALOGUE = Catalogue(HW, MUTANTS, REWRITES)
-MUTANT_ROUNDS, REWRITE_ROUNDS, ROUND_OF = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds, CATALOGUE.round_of
+MUTANT_ROUNDS, REWRITE_ROUNDS = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +46,7 @@ def maxima() -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
-    root = tmp_path_factory.mktemp("hw1-graded")
-    notebooks = CATALOGUE.notebooks(root)
-    start = time.perf_counter()
-    scores = otter_run_many(HW, notebooks)
-    # shown with `pytest -s`: what each item scored on the question(s) it targets
-    print(f"\nhw1: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
-    for item in MUTANTS + REWRITES:
-        got = ", ".join(f"{q} {scores[ROUND_OF[item.id]][q]:g}" for q in questions_of(item))
-        print(f"  {type(item).__name__.lower():8s} {item.id:30s} {got}")
-    return scores
+    return CATALOGUE.grade(tmp_path_factory.mktemp("hw1-graded"))
 
 
 def test_catalogue_is_large_and_distinct(maxima):
@@ -75,7 +64,7 @@ def test_catalogue_is_large_and_distinct(maxima):
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_mutant_loses_points_on_its_question(graded, maxima, mutant):
-    score = graded[ROUND_OF[mutant.id]][mutant.question]
+    score = CATALOGUE.mutant_score(graded, mutant)
     assert score < maxima[mutant.question], (
         f"{mutant.id} ({mutant.mistake}) kept full marks on {mutant.question}")
 
@@ -83,17 +72,14 @@ def test_mutant_loses_points_on_its_question(graded, maxima, mutant):
 @pytest.mark.slow
 @pytest.mark.parametrize("i", range(len(MUTANT_ROUNDS)))
 def test_questions_without_a_mutant_keep_full_marks(graded, maxima, i):
-    targeted = {m.question for m in MUTANT_ROUNDS[i]}
-    scores = graded[f"mutants-{i}"]
-    lost = {q: s for q, s in scores.items() if q not in targeted and s < maxima[q]}
+    lost = CATALOGUE.lost_elsewhere(graded, maxima, i)
     assert not lost, f"questions no mutant targets lost points: {lost}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rewrite", REWRITES, ids=[r.id for r in REWRITES])
 def test_rewrite_keeps_full_marks(graded, maxima, rewrite):
-    scores = graded[ROUND_OF[rewrite.id]]
-    lost = {q: scores[q] for q in rewrite.questions if scores[q] < maxima[q]}
+    lost = CATALOGUE.rewrite_lost(graded, maxima, rewrite)
     assert not lost, f"{rewrite.id} ({rewrite.style}) is correct but lost points: {lost}"
 
 

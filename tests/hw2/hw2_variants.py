@@ -174,27 +174,6 @@ WRONG: dict[str, tuple[str, frozenset, str]] = {
     """)),
 }
 
-# The otter suite grades the wrong implementations in groups, one notebook per group,
-# to keep the number of (slow) otter runs down. A group holds at most one mistake per
-# question, and a mistake aimed at Q8 only shares a notebook with mistakes that cannot
-# reach Q8. Every question's tests call only that question's function (Q8's also call
-# the others), so each lost point is still attributable to one mistake; the in-process
-# suite (test_hw2_notebook.py) grades every mistake on its own with the same test files.
-OTTER_GROUPS: dict[str, list[str]] = {
-    "group1": ["forward_last_activation_forgotten", "backward_grad_transposed", "grad_norms_spectral",
-               "preactivation_variance_forgets_n_in", "xavier_without_the_2", "he_with_n_out"],
-    "group2": ["forward_cache_z_holds_activations", "backward_act_grad_of_a", "grad_norms_squared",
-               "preactivation_variance_returns_std", "xavier_sqrt_forgotten", "he_fixed_seed"],
-    "group3": ["forward_upcasts_float32", "backward_modifies_dL_dy", "xavier_global_np_random",
-               "he_shape_transposed", "experiment_x_drawn_first"],
-    "group4": ["backward_W_instead_of_WT", "xavier_uniform"],
-    "group5": ["backward_reverse_order"],
-    "group6": ["backward_averages_over_batch"],
-    "group7": ["backward_no_act_grad_at_output"],
-    "group8": ["experiment_ignores_rng"],
-}
-
-
 RIGHT: dict[str, str] = {
     "einsum": _c("""
         def mlp_forward(x, Ws, act):

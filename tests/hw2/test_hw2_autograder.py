@@ -1,90 +1,52 @@
-"""Assignment 2 through the real autograder: ``otter run`` with the committed zip.
+"""Assignment 2 through the real autograder (``otter run`` with the committed zip), with
+the harness every assignment's suite shares (``otter_support.Catalogue``).
 
 Every wrong implementation of ``hw2_variants.WRONG`` must lose points on its own
-question, and a notebook may lose points only on the questions its mistakes aim at or
-may propagate to; the solution and each correct alternative of ``hw2_variants.RIGHT``
-must keep full marks. The mistakes are graded in groups (see ``OTTER_GROUPS``); all
-notebooks are graded once, in parallel, by a module-scoped fixture.
+question, and a notebook may lose points only on the questions its mistakes aim at:
+each mistake is graded in its own copy of the notebook's globals, on its own question
+(Q8's tests would also call a broken forward or backward; that propagation is the
+in-process suite's subject, ``test_hw2_notebook.py``). Each correct alternative of
+``hw2_variants.RIGHT`` and the solution keep full marks. All notebooks are graded once,
+in parallel.
 """
 from __future__ import annotations
 
 import sys
-import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hw2_variants import OTTER_GROUPS, RIGHT, WRONG  # noqa: E402
-from otter_support import autograder_zip, otter_run_many, solution_notebook  # noqa: E402
+from hw2_variants import RIGHT, WRONG  # noqa: E402
+from otter_support import Catalogue, Mutant, Rewrite, max_scores  # noqa: E402
 
 HW = "hw2"
 pytestmark = pytest.mark.slow
 
-
-def _full_marks() -> dict[str, float]:
-    """Points per question from the zip's exception-based test files (name, points)."""
-    out = {}
-    with zipfile.ZipFile(autograder_zip(HW)) as z:
-        for name in z.namelist():
-            if name.startswith("tests/") and name.endswith(".py"):
-                mod: dict = {}
-                exec(z.read(name).decode(), mod)
-                out[mod["name"]] = float(mod["points"])
-    return out
-
-
-def variant(code: str, dest: Path) -> Path:
-    """The solution notebook with ``code`` inserted before every ``grader.check`` cell.
-
-    ``otter run`` grades a question when the notebook reaches its ``grader.check`` cell
-    and keeps that result, so a redefinition appended at the end of the notebook would
-    never be graded. Inserting the code before each check puts the variant in force at
-    every check, after the solution cells it overrides.
-    """
-    nb = nbformat.read(solution_notebook(HW), as_version=4)
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "grader.check(" in cell.source:
-            cells.append(nbformat.v4.new_code_cell(code))
-        cells.append(cell)
-    nb.cells = cells
-    dest.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dest / f"{HW}.ipynb")
-    return dest / f"{HW}.ipynb"
+MUTANTS = [Mutant(name, question, name.replace("_", " "), code) for name, (question, _, code) in sorted(WRONG.items())]
+ALL_QUESTIONS = tuple(sorted({q for q, _, _ in WRONG.values()} | {q for _, r, _ in WRONG.values() for q in r}))
+REWRITES = [Rewrite(f"right-{name}", ALL_QUESTIONS, name.replace("_", " "), code) for name, code in RIGHT.items()]
+CATALOGUE = Catalogue(HW, MUTANTS, REWRITES)
 
 
 @pytest.fixture(scope="module")
 def full():
-    return _full_marks()
+    return max_scores(HW)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hw2-variants")
-    notebooks = {"solution": solution_notebook(HW)}
-    for group, names in OTTER_GROUPS.items():
-        notebooks[group] = variant("\n\n".join(WRONG[n][2] for n in names), root / group)
-    for name, code in RIGHT.items():
-        notebooks[f"right-{name}"] = variant(code, root / f"right-{name}")
-    graded = otter_run_many(HW, notebooks)
-    # The score table, for `pytest -s` and for the report of a run.
-    questions = sorted(graded["solution"])
-    print("\n" + " ".join(["notebook".ljust(24)] + [q.split("_")[0].rjust(4) for q in questions]))
-    for name, scores in graded.items():
-        print(" ".join([name.ljust(24)] + [f"{scores[q]:4g}" for q in questions]))
-    return graded
+    return CATALOGUE.grade(tmp_path_factory.mktemp("hw2-variants"), with_solution=True)
 
 
-def test_groups_cover_every_mistake_once_and_are_attributable():
-    listed = [n for names in OTTER_GROUPS.values() for n in names]
-    assert sorted(listed) == sorted(WRONG) and len(WRONG) >= 10 and len(RIGHT) >= 3
-    for names in OTTER_GROUPS.values():
-        aims = [WRONG[n][0] for n in names]
-        assert len(set(aims)) == len(aims), f"two mistakes aim at the same question: {names}"
-        reach = {q for n in names for q in WRONG[n][1]}
-        assert not reach & set(aims), f"a mistake in {names} can reach another's question"
+def test_packing_keeps_every_lost_point_attributable(full):
+    assert len(WRONG) >= 10 and len(RIGHT) >= 3
+    assert set(ALL_QUESTIONS) <= set(full)
+    packed = [m.id for r in CATALOGUE.mutant_rounds for m in r]
+    assert sorted(packed) == sorted(WRONG)
+    for members in CATALOGUE.mutant_rounds:
+        aims = [m.question for m in members]
+        assert len(set(aims)) == len(aims), f"two mistakes aim at the same question: {members}"
 
 
 def test_solution_scores_full_marks(graded, full):
@@ -92,17 +54,22 @@ def test_solution_scores_full_marks(graded, full):
     assert graded["solution"] == full
 
 
-@pytest.mark.parametrize("name", sorted(WRONG))
-def test_wrong_implementation_loses_points_on_its_question(graded, full, name):
-    group = next(g for g, names in OTTER_GROUPS.items() if name in names)
-    question = WRONG[name][0]
-    scores = graded[group]
-    assert scores[question] < full[question], f"{name}: full marks on {question}: {scores}"
-    allowed = {q for n in OTTER_GROUPS[group] for q in (WRONG[n][0], *WRONG[n][1])}
-    unexpected = {q: s for q, s in scores.items() if s < full[q] and q not in allowed}
-    assert not unexpected, f"{group} ({', '.join(OTTER_GROUPS[group])}) also loses points on {unexpected}"
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
+def test_wrong_implementation_loses_points_on_its_question(graded, full, mutant):
+    assert CATALOGUE.mutant_score(graded, mutant) < full[mutant.question], mutant.id
 
 
-@pytest.mark.parametrize("name", sorted(RIGHT))
-def test_correct_alternative_keeps_full_marks(graded, full, name):
-    assert graded[f"right-{name}"] == full
+@pytest.mark.parametrize("i", range(len(CATALOGUE.mutant_rounds)))
+def test_questions_no_mistake_aims_at_or_reaches_keep_full_marks(graded, full, i):
+    lost = CATALOGUE.lost_elsewhere(graded, full, i)
+    assert not lost, f"round {i} also loses points on {lost}"
+
+
+@pytest.mark.parametrize("rewrite", REWRITES, ids=[r.id for r in REWRITES])
+def test_correct_alternative_keeps_full_marks(graded, full, rewrite):
+    assert not CATALOGUE.rewrite_lost(graded, full, rewrite)
+    assert graded[CATALOGUE.round_of[rewrite.id]] == full
+
+
+def test_pasted_student_notebook_scores_full_marks(graded, full):
+    assert graded["pasted-student"] == pytest.approx(full)

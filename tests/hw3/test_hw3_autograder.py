@@ -20,16 +20,13 @@ different notebooks; all notebooks are graded in parallel, once per module.
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
-from otter_support import (Catalogue, Mutant, max_scores, otter_run_many,
-                           questions_of, solution_notebook)
+from otter_support import Catalogue, Mutant, Rewrite, max_scores, questions_of, solution_notebook
 
 HW = "hw3"
 MASTER = Path(__file__).resolve().parents[2] / "solutions" / HW / f"{HW}.ipynb"
@@ -38,12 +35,9 @@ Q1, Q2, Q3, Q4, Q5 = ("q1_swish_function", "q2_swish_module", "q3_mish_function"
 AUTOGRADED = (Q1, Q2, Q3, Q4, Q5)
 
 
-@dataclass(frozen=True)
-class Rewrite:
-    id: str
-    style: str
-    code: str
-    questions: tuple[str, ...] = AUTOGRADED
+def whole_rewrite(id: str, style: str, code: str) -> Rewrite:
+    """A rewrite of every autograded piece: keeps full marks on every autograded question."""
+    return Rewrite(id, AUTOGRADED, style, code)
 
 
 # --------------------------------------------------------------------------- correct pieces to mutate
@@ -181,7 +175,7 @@ MUTANTS = [
 ]
 
 REWRITES = [
-    Rewrite("closed-forms-via-output-and-sum-to-size",
+    whole_rewrite("closed-forms-via-output-and-sum-to-size",
             "derivatives written through the output a = f(z), reductions with sum_to_size, "
             "softplus via logaddexp, sech^2 via 1/cosh^2, PReLU via clamp, beta of shape (1,)", '''
 def _reduce(g, p, view):
@@ -258,7 +252,7 @@ class PReLU(nn.Module):
     def forward(self, z):
         return PReLUFunction.apply(z, self.weight)
 '''),
-    Rewrite("recompute-in-backward-and-guarded-note-identity",
+    whole_rewrite("recompute-in-backward-and-guarded-note-identity",
             "only inputs saved, everything recomputed in backward, None for gradients not needed, "
             "Mish through the note's identity with the 0/0 guarded by torch.where, PReLU through masks", '''
 def _sum_per_parameter(g, p):
@@ -339,7 +333,7 @@ class PReLU(nn.Module):
     def forward(self, z):
         return PReLUFunction.apply(z, self.weight)
 '''),
-    Rewrite("once-differentiable-and-manual-softplus",
+    whole_rewrite("once-differentiable-and-manual-softplus",
             "@once_differentiable backwards, shapes kept on ctx, softplus with a manual threshold, "
             "einsum reductions", '''
 from torch.autograd.function import once_differentiable
@@ -451,7 +445,7 @@ def manual_points() -> dict[str, float]:
 
 
 CATALOGUE = Catalogue(HW, MUTANTS, REWRITES)
-MUTANT_ROUNDS, REWRITE_ROUNDS, ROUND_OF = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds, CATALOGUE.round_of
+MUTANT_ROUNDS, REWRITE_ROUNDS = CATALOGUE.mutant_rounds, CATALOGUE.rewrite_rounds
 
 
 @pytest.fixture(scope="module")
@@ -461,14 +455,7 @@ def maxima() -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict[str, float]]:
-    root = tmp_path_factory.mktemp("hw3-graded")
-    notebooks = CATALOGUE.notebooks(root)
-    start = time.perf_counter()
-    scores = otter_run_many(HW, notebooks)
-    print(f"\nhw3: graded {len(notebooks)} notebooks in {time.perf_counter() - start:.1f} s")
-    for name, result in scores.items():
-        print(f"  {name}: " + ", ".join(f"{q.split('_')[0]} {s:g}" for q, s in result.items()))
-    return scores
+    return CATALOGUE.grade(tmp_path_factory.mktemp("hw3-graded"))
 
 
 def test_catalogue_is_large_and_distinct(maxima):
@@ -525,24 +512,21 @@ def test_autograder_is_self_contained_and_skips_the_comparison():
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.id for m in MUTANTS])
 def test_mutant_loses_points_on_its_question(graded, maxima, mutant):
-    score = graded[ROUND_OF[mutant.id]][mutant.question]
+    score = CATALOGUE.mutant_score(graded, mutant)
     assert score < maxima[mutant.question], f"{mutant.id} ({mutant.mistake}) kept full marks on {mutant.question}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("i", range(len(MUTANT_ROUNDS)))
 def test_questions_without_a_mutant_keep_full_marks(graded, maxima, i):
-    targeted = {m.question for m in MUTANT_ROUNDS[i]}
-    scores = graded[f"mutants-{i}"]
-    lost = {q: s for q, s in scores.items() if q not in targeted and s < maxima[q]}
+    lost = CATALOGUE.lost_elsewhere(graded, maxima, i)
     assert not lost, f"questions no mutant targets lost points: {lost}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rewrite", REWRITES, ids=[r.id for r in REWRITES])
 def test_rewrite_keeps_full_marks(graded, maxima, rewrite):
-    scores = graded[ROUND_OF[rewrite.id]]
-    lost = {q: scores[q] for q in rewrite.questions if scores[q] < maxima[q]}
+    lost = CATALOGUE.rewrite_lost(graded, maxima, rewrite)
     assert not lost, f"{rewrite.id} ({rewrite.style}) is correct but lost points: {lost}"
 
 

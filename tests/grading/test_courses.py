@@ -6,12 +6,11 @@ files, in one folder per assignment graded with JOBS=2.
 Oracles: a correct notebook must get every question's full points as otter reads
 them from the zip's test files (``full_points``: otter's own test-file classes, which
 handle both OK-format and exception-format tests); the partial one must get, question
-by question, exactly what ``otter run`` with the same zip gives it (otter's own
-grading, run separately); the tampering one is the partial one plus a patched
+by question, exactly what otter's Gradescope entry point gives it in the same grading
+environment (otter's own grading, run separately); the tampering one is the partial one plus a patched
 ``np.allclose``/``torch.allclose`` and must be flagged with the partial one's scores.
-The broken function is redefined inside the cell that defines it, so the grade is the
-same whether a question is graded at its ``grader.check`` cell (otter) or at the end
-(this tool).
+The broken function is redefined inside the cell that defines it (test_parity.py covers
+redefinitions after a check).
 """
 from __future__ import annotations
 
@@ -42,18 +41,7 @@ AVAILABLE = [hw for hw in BROKEN if otter_support.autograder_zip(hw).exists()
 
 
 def full_points(hw: str) -> dict[str, float]:
-    import tempfile
-    import zipfile
-    from pathlib import Path
-
-    from otter.nbmeta_config import NBMetadataConfig
-    from otter.test_files import create_test_file
-
-    with tempfile.TemporaryDirectory() as tmp:
-        with zipfile.ZipFile(otter_support.autograder_zip(hw)) as z:
-            z.extractall(tmp)
-        return {tf.name: float(tf.possible) for tf in
-                (create_test_file(str(p), NBMetadataConfig()) for p in sorted(Path(tmp, "tests").glob("*.py")))}
+    return otter_support.max_scores(hw)
 
 
 def break_one(hw: str, extra: str = "") -> nbformat.NotebookNode:
@@ -92,7 +80,9 @@ def courses(tmp_path_factory):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         out[hw] = {"rows": read_gradebook(root / hw / "gradebook.csv"), "wall": time.monotonic() - t0,
                    "other": other, "oracle_nb": oracle_dir / f"{hw}.ipynb"}
-    oracle = {hw: otter_support.otter_run(hw, out[hw]["oracle_nb"]) for hw in AVAILABLE}
+    oracle = {hw: otter_support.gradescope_run(otter_support.autograder_zip(hw), out[hw]["oracle_nb"],
+                                               otter_support.grading_env(otter_support.autograder_zip(hw)))
+              for hw in AVAILABLE}
     for hw in AVAILABLE:
         out[hw]["oracle"] = oracle[hw]
     return out

@@ -1,21 +1,18 @@
-"""The command line: usage errors, exit codes, timeouts, --docker, and the pieces that
-need no kernel (intake of broken files, the verdict channel's checks)."""
+"""The command line (``cli``): usage errors, exit codes, timeouts and --docker."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-import io
 import json
 import shlex
-import socket
 import time
-import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_tools.grading import cli, core
+from course_tools.grading import cli
+from course_tools.grading.assignment import load_assignment
+from course_tools.grading.intake import Submission
+from course_tools.grading.record import header
 from grading.grading_cases import notebook, read_gradebook, run_tool
 
 
@@ -112,11 +109,11 @@ def test_docker_results_convert_to_the_same_gradebook(fixhw, tmp_path):
     from otter.test_files.abstract_test import TestCase, TestCaseResult
     from otter.test_files.ok_test import OKTestFile
 
-    a = core.load_assignment("fixhw", fixhw["zip"])
+    a = load_assignment("fixhw", fixhw["zip"])
     staged = {}
     results = []
     for name, passed in (("ann", [True, True, True]), ("bob", [True, False, False])):
-        sub = core.Submission(f"{name}.ipynb", tmp_path / f"{name}.ipynb")
+        sub = Submission(f"{name}.ipynb", tmp_path / f"{name}.ipynb")
         staged[sub.slug] = (sub, None)
         files = []
         for q, ok in zip(a.questions, passed):
@@ -129,92 +126,56 @@ def test_docker_results_convert_to_the_same_gradebook(fixhw, tmp_path):
         results.append(gr)
     csv_path = tmp_path / "final_grades.csv"
     merge_scores_to_df(results).to_csv(csv_path, index=False)
-    recs = {r["submission"]: r for r in cli.from_otter_csv(csv_path, a, staged)}
-    assert recs["ann.ipynb"]["total"] == 5 and recs["ann.ipynb"]["status"] == "graded"
-    assert recs["bob.ipynb"]["scores"] == {"q1": 2.0, "q2": 0.0, "q3": 0.0}
-    header, rows = core.gradebook_rows([recs["ann.ipynb"], recs["bob.ipynb"]], a)
-    assert header == ["submission", "status", "total", "max", "q1", "q2", "q3", "message"]
-    assert rows[1][:7] == ["bob.ipynb", "graded", "2", "5", "2", "0", "0"]
+    recs = {r.submission: r for r in cli.from_otter_csv(csv_path, a, staged)}
+    assert recs["ann.ipynb"].total == 5 and recs["ann.ipynb"].status == "graded"
+    assert recs["bob.ipynb"].scores == {"q1": 2.0, "q2": 0.0, "q3": 0.0}
+    assert header(a.questions) == ["submission", "status", "total", "max", "q1", "q2", "q3", "message"]
+    assert recs["bob.ipynb"].row(a.questions)[:7] == ["bob.ipynb", "graded", "2", "5", "2", "0", "0"]
 
 
-# ------------------------------------------------------------------ no kernel
-def test_discover_recurses_and_skips_hidden(tmp_path):
-    (tmp_path / "a" / "b").mkdir(parents=True)
-    (tmp_path / "a" / "b" / "x.ipynb").write_text("{}")
-    (tmp_path / "a" / "y.zip").write_bytes(b"")
-    (tmp_path / ".ipynb_checkpoints").mkdir()
-    (tmp_path / ".ipynb_checkpoints" / "x-checkpoint.ipynb").write_text("{}")
-    (tmp_path / "notes.md").write_text("")
-    subs, ignored = core.discover([str(tmp_path)])
-    assert [s.id for s in subs] == ["a/b/x.ipynb", "a/y.zip"] and ignored == 1
 
 
-def test_zip_bomb_and_size_limits(fixhw, tmp_path, monkeypatch):
-    a = core.load_assignment("fixhw", fixhw["zip"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("fixhw.ipynb", "{}")
-        z.writestr("zeros.bin", b"\0" * (core.MAX_ZIP_TOTAL + 1))
-    (tmp_path / "bomb.zip").write_bytes(buf.getvalue())
-    with pytest.raises(core.Invalid, match="expands to more than"):
-        core.prepare(core.Submission("bomb.zip", tmp_path / "bomb.zip"), a)
-    monkeypatch.setattr(core, "MAX_SUBMISSION_BYTES", 10)
-    (tmp_path / "big.ipynb").write_text("{" + " " * 20 + "}")
-    with pytest.raises(core.Invalid, match="too large"):
-        core.prepare(core.Submission("big.ipynb", tmp_path / "big.ipynb"), a)
+@pytest.mark.slow
+def test_ctrl_c_kills_every_kernel_and_keeps_what_was_graded(fixhw, tmp_path):
+    """SIGINT while two kernels loop: exit 130, and no process the tool started survives."""
+    import signal
+    import subprocess
+    import sys
 
+    from course_tools.grading.sandbox import descendants
+    from grading.grading_cases import REPO, tool_env
 
-def test_prepare_rewrites_the_kernel_on_a_copy(fixhw, tmp_path):
-    a = core.load_assignment("fixhw", fixhw["zip"])
-    path = tmp_path / "k.ipynb"
-    nbformat.write(notebook(fixhw["solution"], meta={"kernelspec": {"name": "ir", "language": "R"}}), path)
-    before = path.read_bytes()
-    prep = core.prepare(core.Submission("k.ipynb", path), a)
-    assert prep.notebook["metadata"]["kernelspec"]["name"] == "python3"
-    assert any("'ir' replaced" in n for n in prep.notes)
-    assert path.read_bytes() == before
-
-
-def _channel_with(lines_for):
-    key = b"k" * 32
-    ch = core.Channel(key)
-    ch.start()
-    s = socket.create_connection(("127.0.0.1", ch.port))
-    for line in lines_for(key):
-        s.sendall(line)
-    s.close()
-    ch.join(timeout=5)
-    return ch
-
-
-def _msg(key, seq, kind, payload, forge=False):
-    body = repr((seq, kind, payload)).encode()
-    mac = hmac.new(b"x" * 32 if forge else key, body, hashlib.sha256).hexdigest()
-    return (mac + " " + body.hex() + "\n").encode()
-
-
-def test_channel_accepts_signed_messages_in_order():
-    ch = _channel_with(lambda k: [_msg(k, 1, "armed", {}), _msg(k, 2, "final", {"questions": []})])
-    assert [m[0] for m in ch.messages] == ["armed", "final"] and not ch.problems
-
-
-def test_channel_reports_forged_reordered_and_malformed_messages():
-    ch = _channel_with(lambda k: [_msg(k, 1, "armed", {}), _msg(k, 2, "final", {}, forge=True),
-                                  _msg(k, 3, "final", {}), b"garbage\n"])
-    assert "a forged message on the grader's channel" in ch.problems
-    assert any("out of sequence" in p for p in ch.problems)
-    assert "a malformed message on the grader's channel" in ch.problems
-
-
-def test_channel_takes_one_connection_only():
-    ch = core.Channel(b"k" * 32)
-    ch.start()
-    first = socket.create_connection(("127.0.0.1", ch.port))
-    time.sleep(1.0)
-    with pytest.raises(OSError):
-        second = socket.create_connection(("127.0.0.1", ch.port), timeout=2)
-        second.sendall(b"x\n")
-        second.recv(1)  # refused or reset: the listener is gone
-        raise OSError("second connection was served")
-    first.close()
-    ch.join(timeout=5)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b"):
+        nbformat.write(notebook(fixhw["solution"], append=["import subprocess, sys\n"
+                                                           "subprocess.Popen([sys.executable, '-c', "
+                                                           "'import time; time.sleep(600)'], start_new_session=True)\n"
+                                                           "while True:\n    pass"]), subs / f"{name}.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs), "--autograder",
+                             str(fixhw["zip"]), "--out", str(tmp_path / "gb.csv"), "--jobs", "2",
+                             "--no-progress"], cwd=REPO, env=tool_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    started = []
+    for _ in range(120):  # two kernels, each with its runaway child
+        started = descendants(proc.pid)
+        if len(started) >= 4:
+            break
+        time.sleep(0.5)
+    assert len(started) >= 4, started
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    time.sleep(0.5)
+    alive = []
+    for pid in started:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    assert not alive, alive
+    assert read_gradebook(tmp_path / "gb.csv") == {}  # nothing finished: an empty gradebook, no crash

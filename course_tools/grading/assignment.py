@@ -1,0 +1,223 @@
+"""An autograder zip, read once: assignment name, questions and points, the environment it
+declares, and which modules its tests reach (what the guard must watch)."""
+from __future__ import annotations
+
+import ast
+import atexit
+import json
+import re
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import policy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ToolError(Exception):
+    """The tool itself cannot run (bad arguments, no assignment, no submissions)."""
+
+
+@dataclass
+class Assignment:
+    """An autograder zip. ``open_assignment`` reads what needs no otter (name, config,
+    environment, files); ``analyze`` reads the tests with otter's own classes (points per
+    question, the modules they reach). ``defer_analysis`` lets the first kernel start
+    first; ``wait()`` before using what the analysis fills in."""
+    name: str
+    zip_path: Path
+    extract_dir: Path
+    environment_yml: str
+    questions: list[str] = field(default_factory=list)
+    max_points: dict[str, float] = field(default_factory=dict)
+    candidates: list[str] = field(default_factory=list)   # modules the tests may reach
+    bases: dict[str, list[str]] = field(default_factory=dict)
+    seed: int | None = None
+    seed_variable: str | None = None
+    watch: list[str] = field(default_factory=list)       # set by resolve_watch()
+    support: list[str] = field(default_factory=list)     # the zip's files/ modules
+    _done: bool = field(default=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _has_module: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def total_max(self) -> float:
+        return float(sum(self.wait().max_points.values()))
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.extract_dir / "tests"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.extract_dir / "files"
+
+    def analyze(self, has_module=None) -> "Assignment":
+        with self._lock:
+            if not self._done:
+                if not self.max_points:  # (an Assignment made with its points needs no reading)
+                    analyze_tests(self)
+                if has_module is not None:
+                    self.resolve_watch(has_module)
+                self._done = True
+        return self
+
+    def defer_analysis(self, has_module=None) -> None:
+        """Analyse on first ``wait()``, in the thread that needs it. (Importing otter in a
+        second thread while a grading thread imports nbformat makes both crawl: they
+        contend for the same module locks; one thread importing both is several times
+        faster, and the kernel starts meanwhile anyway.)"""
+        self._has_module = has_module
+
+    def wait(self) -> "Assignment":
+        return self.analyze(self._has_module)
+
+    def resolve_watch(self, has_module) -> None:
+        """Keep the candidate modules that exist in the grading environment; the zip's own
+        support modules (files/hw1_oracle.py) are imported and watched separately."""
+        support, watch = [], []
+        for m in self.candidates:
+            top = m.split(".")[0]
+            if (self.files_dir / f"{top}.py").is_file() or (self.files_dir / top / "__init__.py").is_file():
+                if top not in support:
+                    support.append(top)
+            elif has_module(top) and m not in watch:
+                watch.append(m)
+        self.watch, self.support = watch, support
+
+
+def natural(s: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def test_files(tests_dir: Path):
+    """The zip's test files as otter's own classes (OK-format and exception-format alike)."""
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+
+    return [create_test_file(str(t), NBMetadataConfig()) for t in sorted(Path(tests_dir).glob("*.py"))]
+
+
+def load_assignment(hw: str | None, zip_path: str | Path | None = None, has_module=None) -> Assignment:
+    """An autograder zip, read and analysed (see ``Assignment``)."""
+    return open_assignment(hw, zip_path).analyze(has_module)
+
+
+def open_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assignment:
+    """Read an autograder zip into a private folder (removed at exit); no otter needed."""
+    if zip_path is None:
+        if not hw:
+            raise ToolError("no assignment given (HW=hw1 or --autograder PATH)")
+        zip_path = REPO / "autograder" / hw / f"{hw}-autograder.zip"
+    zip_path = Path(zip_path).resolve()
+    if not zip_path.is_file():
+        have = sorted(p.name for p in (REPO / "autograder").glob("*") if p.is_dir())
+        raise ToolError(f"no autograder zip at {zip_path} (assignments with a folder: {have}; "
+                        "run `make assign` first)")
+    extract = Path(tempfile.mkdtemp(prefix="acgrade-ag-"))
+    atexit.register(shutil.rmtree, extract, True)
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(extract)
+    except zipfile.BadZipFile as e:
+        raise ToolError(f"{zip_path} is not a zip: {e}") from None
+    config = {}
+    if (extract / "otter_config.json").exists():
+        config = json.loads((extract / "otter_config.json").read_text())
+    name = config.get("assignment_name") or hw or zip_path.stem.replace("-autograder", "")
+    if hw and config.get("assignment_name") and config["assignment_name"] != hw:
+        raise ToolError(f"{zip_path} is the autograder for {config['assignment_name']!r}, not {hw!r}")
+    if not sorted((extract / "tests").glob("*.py")):
+        raise ToolError(f"{zip_path} holds no tests/*.py")
+    env_yml = extract / "environment.yml"
+    if not env_yml.is_file():
+        raise ToolError(f"{zip_path} holds no environment.yml (otter assign writes one)")
+    return Assignment(name=name, zip_path=zip_path, extract_dir=extract,
+                      environment_yml=env_yml.read_text(),
+                      seed=config.get("seed"), seed_variable=config.get("seed_variable"))
+
+
+def analyze_tests(a: Assignment) -> None:
+    """Points per question (``TestFile.possible``, as otter counts them: the tool's one
+    reader of points) and the modules the tests reach, from the test files."""
+    max_points, candidates, bases = {}, list(policy.BASE_WATCH), {}
+    for tf in test_files(a.tests_dir):
+        max_points[tf.name] = float(tf.possible)
+        srcs = [Path(tf.path).read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]
+        found: set[str] = set()
+        for src in srcs:
+            mods, names = imports(src), attribute_bases(src)
+            found |= names
+            mods += [policy.ALIASES.get(b, b) for b in names]
+            for chain in attribute_chains(src):   # np.testing.x -> numpy.testing (loaded lazily)
+                root = policy.ALIASES.get(chain[0]) or chain[0]
+                if root in mods:
+                    parts = root.split(".") + chain[1:]
+                    mods += [".".join(parts[:k]) for k in range(len(root.split(".")) + 1, len(parts))]
+            for m in mods:
+                if all(p.isidentifier() for p in m.split(".")) and m not in ("self", "test") \
+                        and m not in candidates:
+                    candidates.append(m)
+        bases[tf.name] = sorted(found)
+    a.questions = sorted(max_points, key=natural)
+    a.max_points, a.candidates, a.bases = max_points, candidates, bases
+
+
+# ------------------------------------------------------------------ test-source analysis
+def doctest_source(src: str) -> str:
+    return "\n".join(re.sub(r"^\s*(>>>|\.\.\.) ?", "", line) for line in src.splitlines()
+                     if re.match(r"^\s*(>>>|\.\.\.)", line) or ">>>" not in src)
+
+
+def attribute_bases(src: str) -> set[str]:
+    """Names the test code uses as ``name.attr`` without assigning them itself."""
+    try:
+        tree = ast.parse(doctest_source(src))
+    except SyntaxError:
+        return set()
+    used, assigned = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            used.add(node.value.id)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assigned.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            assigned.update((al.asname or al.name).split(".")[0] for al in node.names)
+    return used - assigned
+
+
+def attribute_chains(src: str) -> list[list[str]]:
+    """Dotted names in test code: ``np.testing.assert_allclose`` -> ['np', 'testing', ...]."""
+    try:
+        tree = ast.parse(doctest_source(src))
+    except SyntaxError:
+        return []
+    chains = []
+    for node in ast.walk(tree):
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if parts and isinstance(node, ast.Name):
+            chains.append([node.id] + parts[::-1])
+    return chains
+
+
+def imports(src: str) -> list[str]:
+    """Top-level module names imported by a test file or a doctest body."""
+    text = doctest_source(src)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", text, re.M)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append(node.module.split(".")[0])
+    return found

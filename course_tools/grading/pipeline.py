@@ -1,0 +1,153 @@
+"""One submission through the pipeline (intake -> sandbox -> channel -> verdict), and a
+batch of them, ``jobs`` at a time, with everything killed on Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from . import guard, policy, sandbox
+from .assignment import Assignment
+from .channel import Channel
+from .environment import GradingEnv, subprocess_env
+from .execute import build_notebook, run_notebook
+from .intake import Invalid, Prepared, Raw, Submission, prepare, read
+from .record import Result
+from .sandbox import Limits, Sandbox, SpawnSpec, start_kernel
+from .verdict import Observation, decide
+
+GUARD_SOURCE = Path(guard.__file__)
+
+
+def layout(work: Path, sub: Submission, prep: Prepared, a: Assignment) -> tuple[Path, Path, list[str]]:
+    """The Gradescope layout: the notebook and the student's files, then the zip's files/
+    (its copies win) and tests/. Returns (submission folder, notebook, support files)."""
+    subdir = work / "submission"
+    subdir.mkdir(exist_ok=True)
+    for name, data in prep.extra_files.items():
+        dest = subdir / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    files = a.files_dir
+    if files.is_dir():
+        shutil.copytree(files, subdir, dirs_exist_ok=True)
+    support_files = [str(p) for p in subdir.rglob("*.py")
+                     if files.is_dir() and (files / p.relative_to(subdir)).is_file()]
+    tests_dir = subdir / "tests"
+    if tests_dir.exists():
+        shutil.rmtree(tests_dir)
+    shutil.copytree(a.tests_dir, tests_dir)
+    nb_path = subdir / prep.filename
+    nb_path.write_text(json.dumps(prep.notebook))
+    return subdir, nb_path, support_files
+
+
+def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits: Limits,
+              keep_work: bool = False) -> Result:
+    """The kernel is spawned first (it starts while the rest is prepared here), then the
+    submission is checked in full, laid out, and the graded notebook executed."""
+    work = Path(tempfile.mkdtemp(prefix="acgrade-"))
+    t0 = time.monotonic()
+    try:
+        subdir, grader_dir = work / "submission", work / "grader"
+        subdir.mkdir()
+        grader_dir.mkdir()
+        guard_path = grader_dir / "acgrade_guard.py"
+        shutil.copyfile(GUARD_SOURCE, guard_path)
+        key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
+        channel = Channel(key)
+        cfg_path = work / f"guard-{secrets.token_hex(8)}.json"
+        spec = SpawnSpec(python=env.python, cwd=subdir, limits=limits, grader_dir=grader_dir,
+                         log=work / "kernel.log",
+                         env=subprocess_env(bin_dir=env.bin_dir, threads=limits.threads,
+                                            drop_python_vars=True, VIRTUAL_ENV=str(env.root),
+                                            MPLBACKEND=None,  # ipykernel's inline, as on Gradescope
+                                            ACGRADE_GUARD_CONFIG=str(cfg_path)))
+        with Sandbox(spec) as sb:
+            km = start_kernel(spec, sb)
+            try:
+                prep = prepare(sub, a, has_module=env.has_module, raw=raw)
+            except Invalid as e:
+                return Result.invalid(sub.id, a.wait().total_max, str(e))
+            _, _, support_files = layout(work, sub, prep, a)
+
+            def prepare_cells(nb):
+                """Once the kernel answers: the guard's configuration and the graded notebook."""
+                a.wait()
+                fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    json.dump({"key": key.hex(), "nonce": nonce, "port": channel.port,
+                               "tests_dir": str(subdir / "tests"),
+                               "tests": [str(p) for p in sorted((subdir / "tests").glob("*.py"))],
+                               "watch": a.watch, "support": a.support, "support_files": support_files,
+                               "library_dirs": [str(grader_dir)], "submission_dir": str(subdir),
+                               "bases": a.bases, "policy": policy.guard_policy()}, f)
+                return build_notebook(nb, guard_path=guard_path, submission_dir=subdir,
+                                      tests_dir=subdir / "tests", nonce=nonce, seed=a.seed,
+                                      seed_variable=a.seed_variable)
+
+            channel.start()
+            run = run_notebook(prep.notebook, sb, km, prepare_cells)
+        channel.close()
+        a.wait()
+        log_tail = spec.log.read_bytes()[-3000:].decode("utf-8", "replace") if spec.log.exists() else ""
+        obs = Observation(submission=sub.id, notes=prep.notes, shadowing=prep.shadowing,
+                          messages=channel.messages, channel_problems=channel.problems, run=run,
+                          timed_out=sb.timed_out, log_tail=log_tail, seconds=time.monotonic() - t0,
+                          kernel_pid=sb.pid)
+        return decide(obs, a, limits)
+    finally:
+        if keep_work:
+            print(f"[kept] {sub.id}: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def grade_submission(sub: Submission, a: Assignment, env: GradingEnv, limits: Limits,
+                     keep_work: bool = False) -> Result:
+    """Quick checks, then one sandboxed run; whatever happens, a row."""
+    try:
+        raw = read(sub, a)
+    except Invalid as e:
+        return Result.invalid(sub.id, a.wait().total_max, str(e))
+    try:
+        return grade_one(sub, raw, a, env, limits, keep_work=keep_work)
+    except Exception as e:  # the tool's own failure on this one: still a row
+        return Result.tool_error(sub.id, a.wait().total_max, f"grading tool error: {type(e).__name__}: {e}")
+
+
+def grade_all(todo: list, a: Assignment, env: GradingEnv, limits: Limits, jobs: int, on_done,
+              keep_work: bool = False, on_start=None) -> bool:
+    """Grade ``todo`` (pairs of submission and file hash), calling ``on_start()`` once the
+    kernels are on their way and ``on_done(result, sub, digest)`` as each finishes.
+    Returns False when interrupted (Ctrl-C): every kernel is killed (its process group and
+    its descendants) and what was graded is kept."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {}
+    interrupted = False
+    try:
+        futures = {pool.submit(grade_submission, s, a, env, limits, keep_work): (s, d) for s, d in todo}
+        if on_start is not None:
+            on_start()
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for f in finished:
+                s, d = futures[f]
+                on_done(f.result(), s, d)
+    except KeyboardInterrupt:
+        interrupted = True
+        for f in futures:
+            f.cancel()
+        sandbox.kill_all()
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        if interrupted:
+            sandbox.kill_all()
+    return not interrupted

@@ -1,0 +1,89 @@
+"""The sandbox (``sandbox``): killing a kernel kills its process group and every
+descendant, including one that left the group with setsid; the watchdog fires."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from course_tools.grading.sandbox import LAUNCHER, Limits, Sandbox, SpawnSpec, descendants, kill_all
+
+TREE = """
+import os, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])           # same group
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)  # left it
+time.sleep(300)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def spec(tmp_path, timeout=60.0) -> SpawnSpec:
+    return SpawnSpec(python=Path(sys.executable), cwd=tmp_path, env={}, limits=Limits(timeout=timeout),
+                     grader_dir=tmp_path / "grader", log=tmp_path / "log")
+
+
+def start_tree():
+    proc = subprocess.Popen([sys.executable, "-c", TREE], start_new_session=True)
+    for _ in range(100):
+        if len(descendants(proc.pid)) >= 2:
+            break
+        time.sleep(0.05)
+    return proc
+
+
+def test_kill_takes_the_group_and_the_runaways(tmp_path):
+    proc = start_tree()
+    kids = descendants(proc.pid)
+    assert len(kids) == 2
+    with Sandbox(spec(tmp_path)) as sb:
+        sb.started(proc.pid)
+    proc.wait(timeout=10)
+    time.sleep(0.2)
+    assert not [k for k in kids if alive(k)]
+
+
+def test_the_watchdog_kills_on_timeout(tmp_path):
+    proc = start_tree()
+    with Sandbox(spec(tmp_path, timeout=0.5)) as sb:
+        sb.started(proc.pid)
+        assert proc.wait(timeout=10) == -9
+        assert sb.timed_out
+
+
+def test_kill_all_is_ctrl_c(tmp_path):
+    procs = [start_tree() for _ in range(2)]
+    boxes = [Sandbox(spec(tmp_path)).__enter__() for _ in procs]
+    for sb, p in zip(boxes, procs):
+        sb.started(p.pid)
+    kill_all()
+    assert [p.wait(timeout=10) for p in procs] == [-9, -9]
+    for sb in boxes:
+        sb.__exit__(None, None, None)
+
+
+def test_a_kernel_killed_before_it_started_dies_when_it_starts(tmp_path):
+    sb = Sandbox(spec(tmp_path))
+    sb.kill()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    sb.started(proc.pid)
+    assert proc.wait(timeout=10) == -9
+
+
+def test_the_kernelspec_names_the_launcher_with_limits(tmp_path):
+    s = spec(tmp_path)
+    kdir = s.write_kernelspec()
+    argv = __import__("json").loads((kdir / "acgrade-python3" / "kernel.json").read_text())["argv"]
+    assert argv[0] == sys.executable and argv[1].endswith("acgrade_kernel.py")
+    assert (s.grader_dir / "acgrade_kernel.py").read_text() == LAUNCHER
+    env = s.kernel_env()
+    assert env["ACGRADE_LIMIT_AS"] == str(4096 * 2**20) and env["ACGRADE_LIMIT_FSIZE"] == str(64 * 2**20)
+    assert "RLIMIT_CORE" in LAUNCHER and os.path.basename(argv[1]) == "acgrade_kernel.py"
