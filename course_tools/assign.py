@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from .grading.environment import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -77,23 +78,13 @@ def _otter() -> list[str]:
     return [sys.executable, "-m", "otter"]
 
 
-def subprocess_env() -> dict[str, str]:
-    """The environment for otter and jupyter subprocesses (shared with the benchmarks)."""
-    env = dict(os.environ)
-    # Kernels started by otter must be this interpreter's (the venv's).
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    return env
-
-
 def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> None:
     """Run otter assign on one master and lay its outputs out under stable names."""
     with tempfile.TemporaryDirectory(prefix=f"assign-{hw}-") as tmp:
         dist = Path(tmp) / "dist"
         proc = subprocess.run(
             _otter() + ["assign", "--no-pdfs", str(master), str(dist)],
-            cwd=master.parent, env=subprocess_env(), capture_output=True, text=True,
+            cwd=master.parent, env=subprocess_env(bin_dir=Path(sys.executable).parent), capture_output=True, text=True,
         )
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])
