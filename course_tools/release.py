@@ -45,7 +45,7 @@ def _ignore(_dir: str, names: list[str]) -> list[str]:
 
 def _prepare(dest: Path) -> None:
     dest = dest.resolve()
-    if dest == REPO or REPO.is_relative_to(dest) or dest == Path.home():
+    if REPO.is_relative_to(dest) or dest == Path.home():
         raise ReleaseError(f"refusing to empty {dest}: it holds the instructor's repository or home")
     if dest.exists():
         if not dest.is_dir():

@@ -154,19 +154,23 @@ def packed_notebook(hw: str, items, dest: Path) -> Path:
     return nb
 
 
+def answer_pairs(student, solution) -> list[tuple[dict, dict]]:
+    """(student answer cell, solution cell) in order. A model answer (tag ``model_answer``)
+    is a solution cell that otter drops from the student notebook: it has no answer cell."""
+    def tagged(nb, tag):
+        return [c for c in nb["cells"] if tag in c["metadata"].get("tags", [])
+                and "model_answer" not in c["metadata"].get("tags", [])]
+    answers, solutions = tagged(student, "otter_answer_cell"), tagged(solution, "otter_assign_solution_cell")
+    assert answers and len(answers) == len(solutions), "answer cells and solution cells do not pair up"
+    return list(zip(answers, solutions))
+
+
 def pasted_student_notebook(hw: str, dest: Path) -> Path:
     """The student notebook with the solution code pasted into its answer cells, in order."""
     solution = nbformat.read(solution_notebook(hw), as_version=4)
     student = nbformat.read(student_notebook(hw), as_version=4)
-    # code cells only: written answers (markdown) are not autograded, and a master may hold
-    # model derivations for instructors that have no answer cell of their own
-    sources = [c.source for c in solution.cells
-               if c.cell_type == "code" and "otter_assign_solution_cell" in c.metadata.get("tags", [])]
-    answers = [c for c in student.cells
-               if c.cell_type == "code" and "otter_answer_cell" in c.metadata.get("tags", [])]
-    assert sources and len(sources) == len(answers), "solution and answer cells do not pair up"
-    for cell, source in zip(answers, sources):
-        cell.source = source
+    for cell, sol in answer_pairs(student, solution):
+        cell.source = sol.source
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / f"{hw}.ipynb"
     nbformat.write(student, out)

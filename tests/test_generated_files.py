@@ -5,6 +5,7 @@ import re
 import pytest
 
 from course_tools import assign
+from otter_support import answer_pairs
 
 HWS = sorted(assign.masters())
 
@@ -53,22 +54,12 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
                 f"{hw}: a hidden test's code appears in the student notebook"
 
 
-def _tagged(nb, tag):
-    """Sources of the cells with this tag; model answers (solution cells that otter drops
-    from the student notebook) are not paired with an answer cell."""
-    return ["".join(c["source"]) for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])
-            and "model_answer" not in c.get("metadata", {}).get("tags", [])]
-
-
 @pytest.mark.parametrize("hw", HWS)
 def test_student_answer_cells_hold_no_solution_lines(hw):
     student = json.loads((assign.ASSIGNMENTS / hw / f"{hw}.ipynb").read_text())
     solution = json.loads((assign.AUTOGRADER / hw / f"{hw}.ipynb").read_text())
     text = "\n".join("".join(c["source"]) for c in student["cells"])
-    answers = _tagged(student, "otter_answer_cell")
-    solutions = _tagged(solution, "otter_assign_solution_cell")
-    assert answers and len(answers) == len(solutions), f"{hw}: answer cells and solution cells do not pair up"
-    for ans, sol in zip(answers, solutions):
+    for ans, sol in (("".join(a["source"]), "".join(b["source"])) for a, b in answer_pairs(student, solution)):
         own = set(ans.splitlines())
         for line in sol.splitlines():
             s = line.strip()

@@ -9,7 +9,6 @@ session (about a minute here); ``STUDENT_VENV=/path`` reuses an existing one.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from course_tools import release
-from edition_support import REPO, TIMINGS, clean_env
+from edition_support import TIMINGS, clean_env
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +50,3 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "student edition timings")
         for name, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{name}: {seconds:.1f} s")
-        out = REPO / "_build" / "release-timings.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(TIMINGS, indent=1))

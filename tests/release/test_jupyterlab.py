@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pytest
 
+from course_tools.grading.sandbox import descendants
 from edition_support import REPO, TIMINGS, clean_env
 
 # The journey takes about 20 s here; the timeout also covers building ``student_venv``
@@ -72,23 +73,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc; kernels run in their own sessions)."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -163,7 +147,7 @@ class JupyterServer:
     def stop(self) -> list[int]:
         """Shut the server down (its kernels with it), then kill whatever is left.
         Returns the processes still alive after that (none, unless a kill failed)."""
-        pids = [self.proc.pid, *_children(self.proc.pid)]
+        pids = [self.proc.pid, *descendants(self.proc.pid)]
         if self.proc.poll() is None:
             with contextlib.suppress(Exception):
                 for session in self.api("GET", "/api/sessions") or []:
