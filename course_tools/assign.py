@@ -31,6 +31,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from . import points
 from .grading.environment import subprocess_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +80,15 @@ def _otter() -> list[str]:
 
 
 def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> None:
-    """Run otter assign on one master and lay its outputs out under stable names."""
+    """Run otter assign on one master and lay its outputs out under stable names.
+
+    Refuses first, naming each question, when a master states a question's points in
+    two ways that disagree (``points.problems``): otter would silently use one of them.
+    """
+    disagreements = points.check_master(master)
+    if disagreements:
+        raise SystemExit(f"{master}: points disagree with the questions' `points:` configs:\n  "
+                         + "\n  ".join(disagreements))
     with tempfile.TemporaryDirectory(prefix=f"assign-{hw}-") as tmp:
         dist = Path(tmp) / "dist"
         proc = subprocess.run(
