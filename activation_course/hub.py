@@ -21,12 +21,13 @@ configuration, never a hand-typed list.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 __all__ = ["HubSettings", "find_config", "assignment_notebooks", "nbgitpuller_link",
-           "assignment_links", "assignment_links_markdown"]
+           "assignment_links", "assignment_links_markdown", "assignment_links_html"]
 
 CONFIG_NAME = "_config.yml"
 INTERFACES = {"jupyterlab": "lab/tree", "classic": "tree"}  # as sphinx-book-theme's button
@@ -112,15 +113,33 @@ def _title(notebook: Path) -> str:
     return notebook.stem
 
 
+NO_HUB = ("This course has no JupyterHub configured (`launch_buttons.jupyterhub_url` in "
+          "`_config.yml`): work on your own machine, or on Binder from a chapter's rocket button.")
+
+
+def _entries(config: Path | None) -> list[tuple[str, str, str]]:
+    """``(title, link, notebook path)`` per assignment; empty without a hub."""
+    config = Path(config) if config else find_config()
+    notebooks = assignment_notebooks(config.parent)
+    return [(_title(config.parent / notebooks[hw]), url, notebooks[hw])
+            for hw, url in assignment_links(config).items()]
+
+
 def assignment_links_markdown(config: Path | None = None) -> str:
     """A Markdown list of :func:`assignment_links`, one line per assignment, titled as its
-    notebook (the book's assignments page, the edition's README). Plain CommonMark: the
-    book renders a cell's Markdown output as CommonMark."""
-    config = Path(config) if config else find_config()
-    links = assignment_links(config)
-    if not links:
-        return ("This course has no JupyterHub configured (`launch_buttons.jupyterhub_url` in "
-                "`_config.yml`): work on your own machine, or on Binder from a chapter's rocket button.")
-    notebooks = assignment_notebooks(config.parent)
-    return "\n".join(f"- [{_title(config.parent / notebooks[hw])}]({url}) (`{notebooks[hw]}`)"
-                     for hw, url in links.items())
+    notebook (the student edition's README)."""
+    entries = _entries(config)
+    if not entries:
+        return NO_HUB
+    return "\n".join(f"- [{title}]({url}) (`{path}`)" for title, url, path in entries)
+
+
+def assignment_links_html(config: Path | None = None) -> str:
+    """The same list in HTML (the book's assignments page). The book does not get it as
+    Markdown: myst-parser 3 escapes a link's ``&`` twice, which breaks these links."""
+    entries = _entries(config)
+    if not entries:
+        return f"<p>{html.escape(NO_HUB.replace('`', ''))}</p>"
+    items = "".join(f'<li><a href="{html.escape(url)}">{html.escape(title)}</a> '
+                    f"(<code>{html.escape(path)}</code>)</li>" for title, url, path in entries)
+    return f'<ul class="hub-links">{items}</ul>'
