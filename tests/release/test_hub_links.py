@@ -19,7 +19,7 @@ import yaml
 
 from activation_course import hub
 from course_tools import release
-from edition_support import REPO
+from edition_support import REPO, run_in_venv
 
 HTML = REPO / "_build" / "html"
 CONFIG = yaml.safe_load((REPO / "_config.yml").read_text())
@@ -131,3 +131,14 @@ def test_links_follow_the_config_and_the_assignments_folder(tmp_path):
                      "urlpath": ["tree/act-2027/assignments/hw2/hw2.ipynb"]}
     anchors = re.findall(r'href="([^"]+)"', hub.assignment_links_html(tmp_path / "_config.yml"))
     assert [a.replace("&amp;", "&") for a in anchors] == [links["hw2"]]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # builds ``student_venv`` when it is the first test that needs it
+def test_edition_environment_serves_nbgitpuller(student_venv, release_dir):
+    """A hub image built from the edition's requirements has nbgitpuller's server
+    extension enabled (the link's ``git-pull`` handler)."""
+    proc = run_in_venv(student_venv, ["jupyter", "server", "extension", "list"], cwd=release_dir, timeout=120)
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # its colours
+    assert proc.returncode == 0, listing
+    assert re.search(r"nbgitpuller\s+enabled", listing), listing
