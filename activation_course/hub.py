@@ -51,7 +51,8 @@ class HubSettings:
         launch = data.get("launch_buttons") or {}
         settings = cls(hub_url=str(launch.get("jupyterhub_url") or "").strip().rstrip("/"),
                        repo_url=str(repo.get("url") or "").strip().rstrip("/"),
-                       branch=str(repo.get("branch") or "main").strip(),
+                       # the defaults are Jupyter Book's, so the button and the links agree
+                       branch=str(repo.get("branch") or "master").strip(),
                        interface=str(launch.get("notebook_interface") or "classic").strip())
         if settings.hub_url and not settings.repo_url:
             raise ValueError(f"{config}: launch_buttons.jupyterhub_url is set but repository.url is not")
