@@ -22,6 +22,7 @@ configuration, never a hand-typed list.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -104,8 +105,6 @@ def assignment_links(config: Path | None = None) -> dict[str, str]:
 
 def _title(notebook: Path) -> str:
     """The notebook's first ``# `` heading (``Assignment 1: ...``), or its name."""
-    import json
-
     for cell in json.loads(notebook.read_text()).get("cells", []):
         if cell.get("cell_type") == "markdown":
             for line in "".join(cell.get("source", "")).splitlines():
