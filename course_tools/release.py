@@ -12,7 +12,10 @@
   (an LMS download, a JupyterHub) runs without an install;
 * the book's sources (``book/`` without vendored assets, ``_config.yml``,
   ``_toc.yml``, ``package.json`` and its lock file for MathJax), so the book's
-  Binder and download buttons work from the public repository.
+  Binder, JupyterHub and download buttons work from the public repository.
+
+The README gets each assignment's JupyterHub link (nbgitpuller), made by
+:mod:`activation_course.hub` from the edition's ``_config.yml`` and ``assignments/``.
 
 Nothing of ``solutions/``, ``autograder/``, ``tests/``, ``bench/`` or ``course_tools/``
 goes in; the leak test scans the result for every solution and hidden-test line.
@@ -26,12 +29,15 @@ import shutil
 import sys
 from pathlib import Path
 
+from activation_course.hub import assignment_links_markdown
+
 from .assign import ASSIGNMENTS, REPO
 
 EDITION = Path(__file__).resolve().parent / "edition"
 STUDENT_PACKAGE = REPO / "activation_course"
 MARKER = ".student-edition"
 BOOK_FILES = ("_config.yml", "_toc.yml", "package.json", "package-lock.json")
+HUB_LINKS = "<!-- jupyterhub-links: replaced by `make release` with the links, from _config.yml -->"
 SKIP = ("__pycache__", ".ipynb_checkpoints", "_vendor", "_build", ".pytest_cache")
 
 
@@ -64,6 +70,16 @@ def assignment_names() -> list[str]:
     return sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
+def _write_hub_links(dest: Path) -> None:
+    """Put each assignment's JupyterHub link into the edition's README, from the edition's
+    own ``_config.yml`` and ``assignments/`` (the book's assignments page shows the same)."""
+    readme = dest / "README.md"
+    text = readme.read_text()
+    if HUB_LINKS not in text:
+        raise ReleaseError(f"{EDITION / 'README.md'} has lost its line {HUB_LINKS!r}")
+    readme.write_text(text.replace(HUB_LINKS, assignment_links_markdown(dest / "_config.yml")))
+
+
 def write_edition(dest: Path) -> list[Path]:
     """Write the student edition into ``dest``; return the files written."""
     _prepare(dest)
@@ -83,6 +99,7 @@ def write_edition(dest: Path) -> list[Path]:
         if not (REPO / name).is_file():
             raise ReleaseError(f"missing {name} in {REPO}")
         shutil.copy2(REPO / name, dest / name)
+    _write_hub_links(dest)
     (dest / MARKER).write_text("Written by `make release` (course_tools.release); emptied on every release.\n")
     return sorted(p for p in dest.rglob("*") if p.is_file() and ".git" not in p.relative_to(dest).parts)
 
