@@ -263,3 +263,13 @@ def test_torch_default_init_ratio_equals_he_ratio():
     assert he[0] / he[-1] == pytest.approx(1.80, abs=0.005)
     assert td[0] / td[-1] == pytest.approx(he[0] / he[-1], rel=1e-9)
     np.testing.assert_allclose(td / he, c**29, rtol=1e-9)
+
+
+def test_prelu_critical_gain_is_he_et_al_s():
+    """Background exercise: critical n Var[w] = 2 / (1 + a^2) for PReLU (He et al. 2015)."""
+    from activation_course import stability
+
+    for a in (0.0, 0.25, 0.5):
+        s = stability.critical_weight_std("prelu", 64, a=a)
+        assert 64 * s * s == pytest.approx(2 / (1 + a * a), rel=1e-4)
+    assert stability.critical_weight_std("prelu", 64, a=0.25) == pytest.approx(0.1715, abs=1e-4)
