@@ -273,3 +273,26 @@ def test_prelu_critical_gain_is_he_et_al_s():
         s = stability.critical_weight_std("prelu", 64, a=a)
         assert 64 * s * s == pytest.approx(2 / (1 + a * a), rel=1e-4)
     assert stability.critical_weight_std("prelu", 64, a=0.25) == pytest.approx(0.1715, abs=1e-4)
+
+
+def test_digits_prose_matches_the_executed_paired_table():
+    """The last chapter says plainly that no paired difference exceeds the seed noise:
+    every 95 % interval of the executed table contains 0, and no p value is below 0.05."""
+    import html as html_lib
+
+    page = HTML / "book" / "03-numerical-stability.html"
+    if not page.is_file():
+        pytest.skip(f"no built book under {HTML}; run `make book-fast`")
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", page.read_text(), flags=re.S))
+    text = re.sub(r"\s+", " ", html_lib.unescape(text))
+    number = r"(-?\d+\.\d+)"
+    rows = {}
+    for pair in ("Swish − ReLU", "Mish − ReLU", "Mish − Swish"):
+        m = re.search(re.escape(pair) + r" " + " ".join([number] * 4) + r" (\d+) : (\d+) " + number, text)
+        assert m, f"paired row {pair!r} not found on the page"
+        rows[pair] = [float(g) for g in m.groups()]
+    for pair, (mean, low, high, p_t, wins, losses, p_sign) in rows.items():
+        assert low < 0 < high, pair
+        assert p_t > 0.05 and p_sign > 0.05, pair
+        assert wins + losses <= 8
+    assert abs(rows["Swish − ReLU"][0]) < 0.1          # "less than a tenth of a point"
