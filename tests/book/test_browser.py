@@ -143,14 +143,14 @@ async () => {
     mjx: document.querySelectorAll("mjx-container").length,
     // Display formulas and what a screen reader gets: MathJax's assistive MathML
     // (a hidden <math> beside the visual output, which is itself aria-hidden).
-    displayMath: Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
+    displayMath: (() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
       const mml = c.querySelector("mjx-assistive-mml > math");
       const visual = c.querySelector("mjx-math");
       return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
               block: mml ? mml.getAttribute("display") : null,
               visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
               tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
-    }),
+    }))(),
     images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src,
                                                    ok: i.complete && i.naturalWidth > 0})),
     // Images a notebook cell produced (figures), and whether each has a caption.
@@ -173,6 +173,18 @@ async () => {
 }
 """
 
+
+# The display-formula probe of _INSPECT_JS, on its own for the planted-page test.
+_DISPLAY_MATH_JS = r"""
+() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
+  const mml = c.querySelector("mjx-assistive-mml > math");
+  const visual = c.querySelector("mjx-math");
+  return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
+          block: mml ? mml.getAttribute("display") : null,
+          visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
+          tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
+})
+"""
 
 # Every <img> on a page with its alt attribute (null when there is none).
 _IMAGES_JS = r"""
@@ -520,18 +532,23 @@ def test_every_image_has_a_real_alt_text(site):
                           "cell `mystnb: image: alt: ...`):\n" + "\n".join(problems))
 
 
+def display_math_problems(formulas: list[dict]) -> list[str]:
+    problems = []
+    for m in formulas:
+        if not m["mml"] or m["tokens"] == 0:
+            problems.append(f"no assistive MathML for {m['tex']!r}")
+        elif m["block"] != "block" or not m["visualHidden"]:
+            problems.append(f"MathML not a block, or visual math not aria-hidden: {m['tex']!r}")
+    return problems
+
+
 def test_display_formulas_reach_screen_readers(site):
     """MathJax's assistive MathML: each display formula has a hidden <math> copy with
     content, and the visual rendering is hidden from assistive technology."""
     problems, total = [], 0
     for rel, info in _loaded(site).items():
-        for m in info.get("displayMath", []):
-            total += 1
-            if not m["mml"] or m["tokens"] == 0:
-                problems.append(f"{rel}: no assistive MathML for {m['tex']!r}")
-            elif m["block"] != "block" or not m["visualHidden"]:
-                problems.append(f"{rel}: MathML not a block, or visual math not aria-hidden: "
-                                f"{m['tex']!r}")
+        total += len(info.get("displayMath", []))
+        problems += [f"{rel}: {p}" for p in display_math_problems(info.get("displayMath", []))]
     assert total >= 10, f"only {total} display formulas found; is MathJax typesetting?"
     assert not problems, "\n".join(problems[:20])
 
@@ -673,3 +690,29 @@ def test_keyboard_reaches_toc_launch_buttons_and_solutions(server):
     target = urllib.parse.urljoin(server + chapter, toc_link["href"]).split("#")[0]
     assert found["toc_went_to"].split("#")[0] == target, \
         f"Enter on the TOC link {toc_link['href']} went to {found['toc_went_to']}"
+
+
+@pytest.mark.parametrize("assistive", [True, False])
+def test_the_mathml_probe_sees_assistive_mml_missing(assistive):
+    """The vendored MathJax on a planted page: the probe finds the hidden MathML when
+    assistive MathML is on and reports every display formula when it is off."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    mathjax = REPO / "book" / "_vendor" / "mathjax" / "es5" / "tex-chtml.js"
+    if not mathjax.is_file():
+        pytest.fail(f"vendored MathJax missing at {mathjax}: run `make install`", pytrace=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.abort())
+        page.set_content('<html lang="en"><body><div class="math">\\[ z = W a + b \\]</div>'
+                         '<div class="math">\\[ \\sigma(z) = \\frac{1}{1 + e^{-z}} \\]</div></body></html>')
+        page.evaluate("on => { window.MathJax = {options: {enableAssistiveMml: on,"
+                      " menuOptions: {settings: {assistiveMml: on}}}}; }", assistive)
+        page.add_script_tag(path=str(mathjax))
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        _wait_for_page(page)
+        formulas = page.evaluate(_DISPLAY_MATH_JS)
+        browser.close()
+    assert len(formulas) == 2, formulas
+    problems = display_math_problems(formulas)
+    assert len(problems) == (0 if assistive else 2), problems
