@@ -91,6 +91,16 @@ PAGES = toc_pages()
 CHAPTERS = numbered_chapter_pages()
 
 
+def other_built_pages() -> list[str]:
+    """HTML pages Sphinx writes besides the toc's (the general index, sphinx-proof's
+    index, ...); axe checks them too. index.html is only a redirect, search.html is
+    checked with results."""
+    skip = {"index.html", "search.html", *PAGES}
+    return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
+                  if not p.relative_to(HTML).parts[0].startswith("_")
+                  and str(p.relative_to(HTML)) not in skip)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest's output readable
         pass
@@ -302,9 +312,10 @@ def site(server):
 
         # axe-core on every page (the search page with its results), in both colour
         # schemes: "auto" mode follows the reader's system setting.
+        observed["axe_pages"] = PAGES + other_built_pages() + [search_page]
         for scheme in COLOR_SCHEMES:
             page.emulate_media(color_scheme=scheme)
-            for rel in PAGES + [search_page]:
+            for rel in observed["axe_pages"]:
                 current["url"] = f"{rel} ({scheme})"
                 page.goto(server + rel, wait_until="load")
                 _wait_for_page(page)
@@ -512,8 +523,10 @@ def test_axe_finds_no_wcag_violations(site):
     switch a rule off."""
     assert site["axe_version"] == _axe_version_pinned(), \
         f"ran axe-core {site['axe_version']}, package.json pins {_axe_version_pinned()}"
+    assert "genindex.html" in site["axe_pages"], site["axe_pages"]
     for scheme in COLOR_SCHEMES:
-        assert set(site["axe"][scheme]) == set(PAGES) | {"search.html?q=mish"}, \
+        assert set(site["axe"][scheme]) == set(PAGES) | {"search.html?q=mish"} \
+            | set(site["axe_pages"]), \
             f"axe did not run on every page in {scheme} mode: {sorted(site['axe'][scheme])}"
     by_page = {f"{rel} [{scheme}]": violations for scheme in COLOR_SCHEMES
                for rel, violations in site["axe"][scheme].items() if violations}
