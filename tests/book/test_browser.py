@@ -9,6 +9,13 @@ finds "mish", the console stays clean and no request leaves the machine. A full-
 screenshot of every page goes to ``_build/screenshots/`` (``BOOK_SCREENSHOTS``
 overrides) for a human to look at.
 
+Accessibility (WCAG 2.1 AA): axe-core, pinned in ``package.json`` and installed by
+``make install`` into ``node_modules/``, runs on every page in light and in dark mode
+and fails on any violation of the WCAG 2.0/2.1 A and AA rules; every image needs an
+alt text that describes it (not empty, not a file name); every display formula
+carries MathJax's hidden MathML for screen readers; and a keyboard-only walk through a
+chapter reaches the table of contents, the launch buttons and the exercise solutions.
+
 Nothing is downloaded: the browser is the system's ``/usr/bin/chromium``
 (``CHROMIUM=...`` overrides).
 """
@@ -28,6 +35,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from a11y_support import alt_text_problem, image_alt_problems
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,6 +46,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
+# axe-core from npm (package.json pins it; `make install` runs npm install).
+AXE_JS = REPO / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+COLOR_SCHEMES = ("light", "dark")  # the theme follows the reader's system setting
 
 # Console messages that are known to be harmless, each with the reason. A message is
 # ignored when it contains one of these strings; anything else fails the test.
@@ -76,6 +89,16 @@ def numbered_chapter_pages() -> list[str]:
 
 PAGES = toc_pages()
 CHAPTERS = numbered_chapter_pages()
+
+
+def other_built_pages() -> list[str]:
+    """HTML pages Sphinx writes besides the toc's (the general index, sphinx-proof's
+    index, ...); axe checks them too. index.html is only a redirect, search.html is
+    checked with results."""
+    skip = {"index.html", "search.html", *PAGES}
+    return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
+                  if not p.relative_to(HTML).parts[0].startswith("_")
+                  and str(p.relative_to(HTML)) not in skip)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -128,6 +151,16 @@ async () => {
     mathErrors: Array.from(document.querySelectorAll("mjx-merror"))
                      .map(m => (m.getAttribute("data-mjx-error") || m.textContent).slice(0, 80)),
     mjx: document.querySelectorAll("mjx-container").length,
+    // Display formulas and what a screen reader gets: MathJax's assistive MathML
+    // (a hidden <math> beside the visual output, which is itself aria-hidden).
+    displayMath: (() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
+      const mml = c.querySelector("mjx-assistive-mml > math");
+      const visual = c.querySelector("mjx-math");
+      return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
+              block: mml ? mml.getAttribute("display") : null,
+              visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
+              tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
+    }))(),
     images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src,
                                                    ok: i.complete && i.naturalWidth > 0})),
     // Images a notebook cell produced (figures), and whether each has a caption.
@@ -151,6 +184,64 @@ async () => {
 """
 
 
+# The display-formula probe of _INSPECT_JS, on its own for the planted-page test.
+_DISPLAY_MATH_JS = r"""
+() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
+  const mml = c.querySelector("mjx-assistive-mml > math");
+  const visual = c.querySelector("mjx-math");
+  return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
+          block: mml ? mml.getAttribute("display") : null,
+          visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
+          tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
+})
+"""
+
+# Every <img> on a page with its alt attribute (null when there is none).
+_IMAGES_JS = r"""
+() => Array.from(document.images).map(i => ({src: i.getAttribute("src") || "",
+                                             alt: i.getAttribute("alt")}))
+"""
+
+def _axe_version_pinned() -> str:
+    import json
+    return json.loads((REPO / "package.json").read_text())["dependencies"]["axe-core"]
+
+
+def run_axe(page) -> list[dict]:
+    """Inject the pinned axe-core into the page and return its WCAG A/AA violations."""
+    if not AXE_JS.is_file():
+        pytest.fail(f"axe-core not found at {AXE_JS}: run `make install` (npm install)",
+                    pytrace=False)
+    page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        """async (tags) => {
+          const r = await axe.run(document, {runOnly: {type: "tag", values: tags},
+                                             resultTypes: ["violations"]});
+          return {version: axe.version, violations: r.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target.join(" "), html: n.html.slice(0, 160)}))}))};
+        }""", AXE_TAGS)
+
+
+def format_axe_violations(by_page: dict[str, list[dict]]) -> str:
+    """One block per rule: how many elements on which pages, then each element."""
+    rules: dict[str, dict] = {}
+    for where, violations in by_page.items():
+        for v in violations:
+            rule = rules.setdefault(v["id"], {"impact": v["impact"], "help": v["help"], "nodes": []})
+            rule["nodes"] += [(where, n) for n in v["nodes"]]
+    lines = []
+    for rule_id, rule in sorted(rules.items(), key=lambda kv: -len(kv[1]["nodes"])):
+        lines.append(f"{rule_id} ({rule['impact']}, {len(rule['nodes'])} elements): {rule['help']}")
+        lines += [f"    {where}: {n['target']}  {n['html']}" for where, n in rule["nodes"]]
+    return "\n".join(lines)
+
+
+def _wait_for_page(page):
+    page.evaluate("async () => { if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+                  " await MathJax.startup.promise; }")
+
+
 @pytest.fixture(scope="module")
 def site(server):
     """Visit every toc page and the search page once; return what was observed."""
@@ -159,7 +250,8 @@ def site(server):
         pytest.fail(f"chromium not found at {CHROMIUM} (set CHROMIUM=...); nothing is downloaded",
                     pytrace=False)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    observed = {"pages": {}, "requests": [], "blocked": [], "console": [], "search": None}
+    observed = {"pages": {}, "requests": [], "blocked": [], "console": [], "search": None,
+                "axe": {scheme: {} for scheme in COLOR_SCHEMES}, "axe_version": None}
 
     def on_route(route):
         url = route.request.url
@@ -195,6 +287,8 @@ def site(server):
             info = page.evaluate(_INSPECT_JS) if status == 200 else {}
             info["status"] = status
             info["final_url"] = page.url
+            if status == 200:
+                info["imageAlts"] = page.evaluate(_IMAGES_JS)
             if status == 200 and rel != "index.html":
                 shot = SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")
                 page.screenshot(path=str(shot), full_page=True)
@@ -213,6 +307,26 @@ def site(server):
         observed["search_text"] = page.evaluate(
             "() => (document.querySelector('#search-results') || document.body).innerText.slice(0, 300)")
         page.screenshot(path=str(SCREENSHOTS / "search-mish.png"), full_page=True)
+        search_page = "search.html?q=mish"
+        observed["search_images"] = page.evaluate(_IMAGES_JS)
+
+        # axe-core on every page (the search page with its results), in both colour
+        # schemes: "auto" mode follows the reader's system setting.
+        observed["axe_pages"] = PAGES + other_built_pages() + [search_page]
+        for scheme in COLOR_SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            for rel in observed["axe_pages"]:
+                current["url"] = f"{rel} ({scheme})"
+                page.goto(server + rel, wait_until="load")
+                _wait_for_page(page)
+                if rel == search_page:
+                    try:
+                        page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+                    except Exception:
+                        pass  # reported by test_search_finds_mish
+                result = run_axe(page)
+                observed["axe_version"] = result["version"]
+                observed["axe"][scheme][rel] = result["violations"]
         browser.close()
     return observed
 
@@ -398,3 +512,220 @@ def test_screenshots_saved(site):
     assert len(shots) == len(PAGES)
     missing = [str(s) for s in shots if not (s and s.is_file() and s.stat().st_size > 10_000)]
     assert not missing, f"missing or empty screenshots: {missing}"
+
+
+# --- Accessibility ---------------------------------------------------------------
+
+def test_axe_finds_no_wcag_violations(site):
+    """axe-core (the pinned npm version) finds no WCAG 2.0/2.1 A or AA violation on any
+    page, light or dark. Fix the book's sources, or, where the theme or an extension
+    writes the markup, book/_templates, book/_static/custom.css or book/_ext; never
+    switch a rule off."""
+    assert site["axe_version"] == _axe_version_pinned(), \
+        f"ran axe-core {site['axe_version']}, package.json pins {_axe_version_pinned()}"
+    assert "genindex.html" in site["axe_pages"], site["axe_pages"]
+    for scheme in COLOR_SCHEMES:
+        assert set(site["axe"][scheme]) == set(PAGES) | {"search.html?q=mish"} \
+            | set(site["axe_pages"]), \
+            f"axe did not run on every page in {scheme} mode: {sorted(site['axe'][scheme])}"
+    by_page = {f"{rel} [{scheme}]": violations for scheme in COLOR_SCHEMES
+               for rel, violations in site["axe"][scheme].items() if violations}
+    assert not by_page, "axe-core WCAG 2.1 A/AA violations, by rule:\n" + format_axe_violations(by_page)
+
+
+def test_every_image_has_a_real_alt_text(site):
+    images = {rel: info.get("imageAlts", []) for rel, info in site["pages"].items()}
+    images["search.html?q=mish"] = site.get("search_images", [])
+    problems = [f"{rel}: {p}" for rel, imgs in images.items() for p in image_alt_problems(imgs)]
+    checked = sum(len(imgs) for imgs in images.values())
+    figures = sum(len(site["pages"].get(rel, {}).get("cellImages", [])) for rel in CHAPTERS)
+    assert figures >= 10 and checked >= figures, \
+        f"only {checked} images seen ({figures} chapter figures); is the image collector broken?"
+    assert not problems, ("images whose alt text does not describe them (give each figure "
+                          "cell `mystnb: image: alt: ...`):\n" + "\n".join(problems))
+
+
+def display_math_problems(formulas: list[dict]) -> list[str]:
+    problems = []
+    for m in formulas:
+        if not m["mml"] or m["tokens"] == 0:
+            problems.append(f"no assistive MathML for {m['tex']!r}")
+        elif m["block"] != "block" or not m["visualHidden"]:
+            problems.append(f"MathML not a block, or visual math not aria-hidden: {m['tex']!r}")
+    return problems
+
+
+def test_display_formulas_reach_screen_readers(site):
+    """MathJax's assistive MathML: each display formula has a hidden <math> copy with
+    content, and the visual rendering is hidden from assistive technology."""
+    problems, total = [], 0
+    for rel, info in _loaded(site).items():
+        total += len(info.get("displayMath", []))
+        problems += [f"{rel}: {p}" for p in display_math_problems(info.get("displayMath", []))]
+    assert total >= 10, f"only {total} display formulas found; is MathJax typesetting?"
+    assert not problems, "\n".join(problems[:20])
+
+
+_SYNTHETIC_PAGE = """<!doctype html><html lang="en"><head><title>planted</title></head><body>
+<main><h1>Planted problems</h1>
+<img id="good" src="data:image/png;base64,iVBORw0KGgo="
+     alt="Line chart of the loss against the epoch, falling from 2 to 0.1">
+<img id="hash" src="../_images/55e05255b7b3497fb86a530cc027e835.png"
+     alt="../_images/55e05255b7b3497fb86a530cc027e835.png">
+<img id="name" src="plots/relu.png" alt="relu.png">
+<img id="empty" src="plots/a.png" alt="">
+<img id="none" src="plots/b.png">
+<img id="word" src="plots/c.png" alt="Figure">
+<button aria-label="Close">Open the menu</button>
+</main></body></html>"""
+
+
+def test_the_checks_catch_planted_problems():
+    """The alt-text check and the axe run both fail on a page with planted problems."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM} (set CHROMIUM=...)", pytrace=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.abort())  # nothing to fetch: images stay broken
+        page.set_content(_SYNTHETIC_PAGE)
+        images = page.evaluate(_IMAGES_JS)
+        axe = run_axe(page)
+        browser.close()
+    problems = image_alt_problems(images)
+    flagged = {img["src"] for img in images if alt_text_problem(img["alt"], img["src"])}
+    assert len(images) == 6
+    assert images[0]["src"] not in flagged, problems
+    assert len(problems) == 5, problems
+    rules = {v["id"] for v in axe["violations"]}
+    assert {"image-alt", "label-content-name-mismatch"} <= rules, rules
+    report = format_axe_violations({"planted.html": axe["violations"]})
+    assert "label-content-name-mismatch (serious, 1 elements)" in report, report
+    assert "planted.html: #none" in report, report
+
+
+def test_alt_text_problem_rules():
+    good = ("Two side-by-side plots over z: the S-shaped sigmoid rising from 0 to 1 "
+            "with its dashed derivative peaking at 0.25; the bound (1/4)^n and z/2.")
+    assert alt_text_problem(good, "../_images/55e0.png") is None
+    assert alt_text_problem("Binder logo", "../_static/images/logo_binder.svg") is None
+    for bad in (None, "", "  ", "fig.png", "../_images/x.png", "_images/abc", "logo_binder",
+                "55e05255b7b3497fb86a530cc027e835", "Image", "plot."):
+        assert alt_text_problem(bad, "../_static/images/logo_binder.svg") is not None, bad
+
+
+# A keyboard-only reader: Tab through a chapter from the top.
+_FOCUSED_JS = r"""
+() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const cs = getComputedStyle(e);
+  return {tag: e.tagName.toLowerCase(), id: e.id || "", cls: e.className && e.className.baseVal === undefined
+            ? e.className : "", href: e.getAttribute("href") || "",
+          label: (e.getAttribute("aria-label") || e.textContent || "").trim().slice(0, 50),
+          toc: !!e.closest("nav.bd-docs-nav"), solution: !!e.closest("div.solution"),
+          launch: !!e.closest(".dropdown-launch-buttons"), prevNext: !!e.closest(".prev-next-area"),
+          ring: (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== "none"};
+}
+"""
+
+
+def test_keyboard_reaches_toc_launch_buttons_and_solutions(server):
+    """Tab through chapter 1 from the top: the table of contents, the launch button and
+    the collapsed solutions are reached and work with the keyboard alone, each with a
+    visible focus ring, and the walk reaches the page's next-chapter link (no trap)."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM} (set CHROMIUM=...)", pytrace=False)
+    chapter = CHAPTERS[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server)
+                   or r.request.url.startswith(LOCAL_SCHEMES) else r.abort())
+        page.goto(server + chapter, wait_until="load")
+        _wait_for_page(page)
+        seen, found = [], {}
+        for _ in range(800):
+            page.keyboard.press("Tab")
+            f = page.evaluate(_FOCUSED_JS)
+            if not f:
+                continue
+            seen.append(f)
+            for kind in ("toc", "launch", "solution", "prevNext"):
+                if f[kind] and kind not in found:
+                    found[kind] = f
+            if f["launch"] and "launch_opened" not in found:
+                page.keyboard.press("Enter")  # opens the dropdown
+                found["launch_opened"] = page.evaluate(
+                    "() => !!document.querySelector('.dropdown-launch-buttons .dropdown-menu.show')")
+                page.keyboard.press("ArrowDown")
+                found["launch_item"] = page.evaluate(
+                    "() => document.activeElement.closest('.dropdown-launch-buttons .dropdown-menu')"
+                    " ? document.activeElement.textContent.trim() : null")
+                page.keyboard.press("Escape")
+            if f["solution"] and f["tag"] == "button" and "solution_opened" not in found:
+                solution = page.evaluate_handle("() => document.activeElement.closest('div.solution')")
+                hidden_before = solution.evaluate("s => s.classList.contains('toggle-hidden')")
+                page.keyboard.press("Enter")
+                found["solution_opened"] = solution.evaluate(
+                    "s => ({hiddenBefore: %s, hidden: s.classList.contains('toggle-hidden'),"
+                    " expanded: s.querySelector('button.toggle-button').getAttribute('aria-expanded'),"
+                    " bodyHeight: Array.from(s.children).filter(c => !c.classList.contains('admonition-title'))"
+                    "   .reduce((h, c) => h + c.getBoundingClientRect().height, 0)})"
+                    % ("true" if hidden_before else "false"))
+            if f["prevNext"]:
+                break
+        toc_link = found.get("toc")
+        if toc_link:  # a TOC link opens its page with Enter
+            page.goto(server + chapter, wait_until="load")
+            page.focus(f"nav.bd-docs-nav a[href='{toc_link['href']}']")
+            with page.expect_navigation(wait_until="load", timeout=10_000):
+                page.keyboard.press("Enter")
+            found["toc_went_to"] = page.url
+        browser.close()
+    walk = [f"{f['tag']}.{f['cls'][:30]} {f['label'][:30]!r}" for f in seen[:40]]
+    assert "toc" in found, f"Tab never reached a table-of-contents link; first stops: {walk}"
+    assert "launch" in found, f"Tab never reached the launch button; first stops: {walk}"
+    assert found.get("launch_opened"), "Enter on the launch button did not open its menu"
+    assert found.get("launch_item") and "Binder" in found["launch_item"], \
+        f"ArrowDown in the launch menu did not reach the Binder item: {found.get('launch_item')!r}"
+    assert "solution" in found and "solution_opened" in found, \
+        "Tab never reached an exercise solution's toggle button"
+    opened = found["solution_opened"]
+    assert opened["hiddenBefore"] and not opened["hidden"] and opened["expanded"] == "true" \
+        and opened["bodyHeight"] > 20, f"Enter did not open the solution: {opened}"
+    assert "prevNext" in found, "Tab never reached the next-chapter link at the end of the page"
+    no_ring = [f"{f['tag']} {f['label']!r}" for f in (found["toc"], found["launch"], found["solution"])
+               if not f["ring"]]
+    assert not no_ring, f"focused without a visible focus ring: {no_ring}"
+    target = urllib.parse.urljoin(server + chapter, toc_link["href"]).split("#")[0]
+    assert found["toc_went_to"].split("#")[0] == target, \
+        f"Enter on the TOC link {toc_link['href']} went to {found['toc_went_to']}"
+
+
+@pytest.mark.parametrize("assistive", [True, False])
+def test_the_mathml_probe_sees_assistive_mml_missing(assistive):
+    """The vendored MathJax on a planted page: the probe finds the hidden MathML when
+    assistive MathML is on and reports every display formula when it is off."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    mathjax = REPO / "book" / "_vendor" / "mathjax" / "es5" / "tex-chtml.js"
+    if not mathjax.is_file():
+        pytest.fail(f"vendored MathJax missing at {mathjax}: run `make install`", pytrace=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.abort())
+        page.set_content('<html lang="en"><body><div class="math">\\[ z = W a + b \\]</div>'
+                         '<div class="math">\\[ \\sigma(z) = \\frac{1}{1 + e^{-z}} \\]</div></body></html>')
+        page.evaluate("on => { window.MathJax = {options: {enableAssistiveMml: on,"
+                      " menuOptions: {settings: {assistiveMml: on}}}}; }", assistive)
+        page.add_script_tag(path=str(mathjax))
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        _wait_for_page(page)
+        formulas = page.evaluate(_DISPLAY_MATH_JS)
+        browser.close()
+    assert len(formulas) == 2, formulas
+    problems = display_math_problems(formulas)
+    assert len(problems) == (0 if assistive else 2), problems
