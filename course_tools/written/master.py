@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..assign import SOLUTIONS
+from ..grading.assignment import ToolError
 
 
-class MasterError(Exception):
+class MasterError(ToolError):
     """The master notebook is missing or its written questions cannot be read."""
 
 
