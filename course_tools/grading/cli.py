@@ -174,6 +174,8 @@ def _main(args) -> int:
     if written is not None and complete:
         from ..written.scores import write_merged
         print(write_merged(out, recs, a, written))
+    elif written is not None:
+        print("written scores not merged: grading was interrupted", file=sys.stderr)
     print(f"gradebook: {out}   results and feedback: {results_dir}/   "
           f"class summary: {out.parent}/summary.md, histogram.png")
     if not complete:
