@@ -123,3 +123,37 @@ def test_grade_refuses_a_bad_sheet_before_grading_and_writes_no_gradebook(tmp_pa
     err = capsys.readouterr().err
     assert rc == 2 and "row 2 ('hw2.ipynb'), column 'q9_interpret_depth (max 9)'" in err, err
     assert not out.exists() and not (tmp_path / "no-env-built").exists(), "nothing may be graded or written"
+
+
+def test_the_edition_ships_mathjax_where_written_answers_are_printed(tmp_path):
+    """One compressed copy of the npm MathJax (package.json's version) in the root package and
+    in the package beside each assignment with written questions; none beside hw1."""
+    import gzip
+
+    from course_tools import release
+
+    dest = tmp_path / "edition"
+    files = release.write_edition(dest)
+    version = json.loads((REPO / "package.json").read_text())["dependencies"]["mathjax"]
+    vendored = (REPO / "book" / "_vendor" / "mathjax" / "es5" / "tex-svg-full.js").read_bytes()
+    have = sorted(str(p.parent.relative_to(dest)) for p in dest.rglob("tex-svg-full.js.gz"))
+    assert have == ["activation_course/_mathjax", "assignments/hw2/activation_course/_mathjax",
+                    "assignments/hw3/activation_course/_mathjax"]
+    for folder in have:
+        assert gzip.decompress((dest / folder / "tex-svg-full.js.gz").read_bytes()) == vendored
+        assert f"MathJax {version}" in (dest / folder / "LICENSE").read_text()
+    assert sum(p.stat().st_size for p in files) < 4e6, "the edition should stay small"
+
+
+def test_without_a_browser_the_export_writes_the_html_and_says_how_to_print(tmp_path):
+    path = tmp_path / "hw2 (1).ipynb"
+    path.write_text(json.dumps(written_variant("hw2", "nb")))
+    done = written.export_written(path, chrome=None)
+    assert done.html == tmp_path / "hw2-written.html" and done.pdf is None
+    assert not (tmp_path / "hw2-written.pdf").exists()
+    said = written.upload_message(done, "hw2 (1)_2026.zip")
+    assert "hw2 (1)_2026.zip to the autograder" in said and "Save as PDF" in said and "hw2-written.html" in said
+    blank = tmp_path / "hw1.ipynb"
+    blank.write_text((REPO / "assignments" / "hw1" / "hw1.ipynb").read_text())
+    assert written.export_written(blank, chrome=None) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hw1.ipynb", "hw2 (1).ipynb", "hw2-written.html"]
