@@ -96,6 +96,8 @@ def collect(subs: list[Submission], a: Assignment, questions: list[MasterQuestio
             e.answers, e.notes = match(render.written_questions(nb), questions)
         except Invalid as exc:
             e.invalid = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a notebook nbformat accepts but otter's filter does not
+            e.invalid = f"its written answers cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
         entries.append(e)
     return entries
 
