@@ -39,8 +39,10 @@ __all__ = ["Written", "written_questions", "document", "questions_html", "find_c
 
 PLACEHOLDER = "_Type your answer here, replacing this text._"  # what otter assign puts in answer cells
 MATHJAX_FILE = "tex-svg-full.js"   # one self-contained file: every TeX extension, SVG glyphs, no fonts to load
-_PACKAGE_MATHJAX = Path(__file__).resolve().parent / "_mathjax" / f"{MATHJAX_FILE}.gz"  # added by `make release`
-_CHECKOUT_MATHJAX = Path(__file__).resolve().parents[1] / "book" / "_vendor" / "mathjax" / "es5" / MATHJAX_FILE
+# the compressed copy `make release` puts into the edition's package, and the copy `make
+# install` vendors from npm into the instructors' checkout (package.json holds the version)
+PACKAGE_MATHJAX = Path(__file__).resolve().parent / "_mathjax" / f"{MATHJAX_FILE}.gz"
+CHECKOUT_MATHJAX = Path(__file__).resolve().parents[1] / "book" / "_vendor" / "mathjax" / "es5" / MATHJAX_FILE
 _MARKER = re.compile(r"^\s*<!--\s*(BEGIN QUESTION|END QUESTION|#newpage|NEW PAGE)\s*-->\s*$", re.I | re.M)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -200,10 +202,10 @@ _MATHJAX_CONFIG = """window.MathJax = {
 def mathjax_script() -> str | None:
     """The MathJax source shipped with this package (``make release`` adds it), or, in the
     instructors' checkout, the copy ``make install`` vendors from npm; None if neither."""
-    if _PACKAGE_MATHJAX.is_file():
-        return gzip.decompress(_PACKAGE_MATHJAX.read_bytes()).decode("utf-8")
-    if _CHECKOUT_MATHJAX.is_file():
-        return _CHECKOUT_MATHJAX.read_text(encoding="utf-8")
+    if PACKAGE_MATHJAX.is_file():
+        return gzip.decompress(PACKAGE_MATHJAX.read_bytes()).decode("utf-8")
+    if CHECKOUT_MATHJAX.is_file():
+        return CHECKOUT_MATHJAX.read_text(encoding="utf-8")
     return None
 
 

@@ -33,15 +33,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from activation_course import written
+
 from .assign import ASSIGNMENTS, REPO
 
 EDITION = Path(__file__).resolve().parent / "edition"
 STUDENT_PACKAGE = REPO / "activation_course"
 MARKER = ".student-edition"
 BOOK_FILES = ("_config.yml", "_toc.yml", "package.json", "package-lock.json")
-MATHJAX = REPO / "book" / "_vendor" / "mathjax" / "es5" / "tex-svg-full.js"   # `make install`
+MATHJAX = written.CHECKOUT_MATHJAX   # what `make install` vendors from npm
 MATHJAX_LICENSE = REPO / "node_modules" / "mathjax" / "LICENSE"
-SKIP = ("__pycache__", ".ipynb_checkpoints", "_vendor", "_build", ".pytest_cache", "_mathjax")
+SKIP = ("__pycache__", ".ipynb_checkpoints", "_vendor", "_build", ".pytest_cache", written.PACKAGE_MATHJAX.parent.name)
 
 
 class ReleaseError(Exception):
@@ -81,10 +83,11 @@ def _add_mathjax(package: Path) -> None:
     """MathJax for the written answers' pages, compressed (about 0.7 MB instead of 2.3)."""
     if not MATHJAX.is_file():
         raise ReleaseError(f"missing {MATHJAX.relative_to(REPO)}: run `make install` (it vendors MathJax from npm)")
-    folder = package / "_mathjax"
+    target = package / written.PACKAGE_MATHJAX.relative_to(STUDENT_PACKAGE)
+    folder = target.parent
     folder.mkdir()
     # mtime=0: the same MathJax gives the same bytes, release after release
-    (folder / f"{MATHJAX.name}.gz").write_bytes(gzip.compress(MATHJAX.read_bytes(), 9, mtime=0))
+    target.write_bytes(gzip.compress(MATHJAX.read_bytes(), 9, mtime=0))
     version = json.loads((REPO / "package.json").read_text())["dependencies"]["mathjax"]
     licence = MATHJAX_LICENSE.read_text() if MATHJAX_LICENSE.is_file() else "Apache License 2.0\n"
     (folder / "LICENSE").write_text(f"MathJax {version} ({MATHJAX.name}), https://www.mathjax.org/\n\n{licence}")

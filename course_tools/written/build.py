@@ -24,7 +24,7 @@ from ..grading.assignment import REPO, Assignment, ToolError
 from ..grading.intake import Invalid, Submission, _parse_notebook, discover, read
 from .master import MasterQuestion, written_questions
 
-MATHJAX = REPO / "book" / "_vendor" / "mathjax" / "es5" / render.MATHJAX_FILE   # `make install`
+MATHJAX = render.CHECKOUT_MATHJAX   # what `make install` vendors from npm
 MATHJAX_DIR = "_mathjax"
 
 
