@@ -25,8 +25,10 @@ JOBS ?=
 TIMEOUT ?=
 DEST ?= _release
 ENV_CACHE ?=
+WRITTEN ?=
+ANONYMISE ?=
 
-.PHONY: help install book book-fast assign assign-check release test test-fast test-gpu grade bench clean
+.PHONY: help install book book-fast assign assign-check release test test-fast test-gpu grade written bench clean
 
 help:
 	@echo "make book        set up, regenerate assignments, build the book from scratch"
@@ -34,7 +36,8 @@ help:
 	@echo "make book-fast   rebuild the book reusing the execution cache"
 	@echo "make assign      regenerate assignments/ and autograder/ from solutions/"
 	@echo "make release     write the student edition to _release/ (or DEST=dir)"
-	@echo "make grade HW=hw1 SUBMISSIONS=folder [OUT=gradebook.csv JOBS=n TIMEOUT=s]"
+	@echo "make grade HW=hw1 SUBMISSIONS=folder [OUT=gradebook.csv JOBS=n TIMEOUT=s WRITTEN=written-scores.csv]"
+	@echo "make written HW=hw2 SUBMISSIONS=folder [OUT=dir ANONYMISE=1]  written answers: PDFs, question pages, score sheet"
 	@echo "make bench       measure grading, training, book build and activation speed"
 
 install: $(STAMP) $(MATHJAX)
@@ -83,7 +86,11 @@ test-fast: install
 # Grades in the environment the zip's environment.yml declares, built once into
 # ~/.cache/activation-course/grading-envs/ (ENV_CACHE=dir to keep it elsewhere).
 grade: install
-	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE))
+	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE)) $(if $(WRITTEN),--written $(WRITTEN))
+
+# Written answers: OUT/pdf/<submission>.pdf (Chromium), OUT/questions/<question>.html, OUT/written-scores.csv.
+written: install
+	$(BIN)/python -m course_tools.written $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(ANONYMISE),--anonymise)
 
 # Benchmarks write bench/results.md; run on a quiet machine (see the report's notes).
 bench: install

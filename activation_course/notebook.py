@@ -19,8 +19,9 @@ with what to do, rather than guess and export another file.
 
 :class:`Notebook` is ``otter.Notebook`` with its notebook path looked up again
 each time otter uses it (checks, export), so a rename while the kernel runs is
-followed too. Under the autograder (otter's grading mode) it is otter's own
-behaviour, unchanged. The assignments' first cell uses it when this package is
+followed too. Its :meth:`~Notebook.export` also writes the written answers beside
+the zip (:mod:`activation_course.written`). Under the autograder (otter's grading
+mode) it is otter's own behaviour, unchanged. The assignments' first cell uses it when this package is
 importable and otter's own class otherwise.
 """
 from __future__ import annotations
@@ -137,7 +138,30 @@ class Notebook(otter.Notebook):
             self._handed_out_as = value
 
     def export(self, nb_path: str | None = None, *args, **kwargs):
-        if nb_path is None and not type(self)._grading_mode:
+        if type(self)._grading_mode:
+            return super().export(nb_path, *args, **kwargs)
+        if nb_path is None:
             nb_path = locate(self._handed_out_as)  # raises rather than zip another file
             print(f"Exporting {nb_path}")
-        return super().export(nb_path, *args, **kwargs)
+        before = set(Path(nb_path).parent.glob("*.zip"))
+        result = super().export(nb_path, *args, **kwargs)
+        new_zips = sorted(set(Path(nb_path).parent.glob("*.zip")) - before, key=lambda p: p.stat().st_mtime)
+        _export_written(nb_path, new_zips[-1].name if new_zips else None)
+        return result
+
+
+def _export_written(nb_path: str, zip_name: str | None) -> None:
+    """The written answers beside the zip (``<hw>-written.html``, and its PDF where a
+    Chromium or Chrome can print it), and what to upload where. A notebook without
+    written questions (hw1) gets nothing and no message. The zip is already written:
+    a failure here says so and leaves it alone."""
+    from . import written
+
+    try:
+        done = written.export_written(nb_path)
+    except Exception as exc:  # noqa: BLE001 - the zip is fine; say what went wrong
+        print(f"Your zip is written, but the written answers could not be exported "
+              f"({type(exc).__name__}: {exc}). Ask your instructor, and submit the zip meanwhile.")
+        return
+    if done is not None:
+        print(written.upload_message(done, zip_name))

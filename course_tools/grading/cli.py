@@ -62,6 +62,9 @@ def parse_args(argv):
     p.add_argument("--env-cache", type=Path, default=None,
                    help="folder of cached grading environments (default: $ACGRADE_ENV_CACHE or "
                         "~/.cache/activation-course/grading-envs)")
+    p.add_argument("--written", type=Path, default=None,
+                   help="merge this written-scores.csv (from `make written`): a column per written question, "
+                        "total out of autograded + written points; refused whole, before grading, if any score is bad")
     p.add_argument("--keep-work", action="store_true", help="keep each submission's work folder (debugging)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -100,8 +103,12 @@ def _main(args) -> int:
     if not subs:
         raise ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(args.submissions)}"
                         + (f" ({ignored} other files ignored)" if ignored else ""))
+    written = None
+    if args.written:  # checked whole before anything is graded: a bad sheet writes no gradebook
+        from ..written.scores import read_scores
+        written = read_scores(args.written, a.name, [s.id for s in subs])
     if args.docker:
-        return docker(args, a.analyze(), subs, out, results_dir)
+        return docker(args, a.analyze(), subs, out, results_dir, written)
     env = ensure_env(a.environment_yml, cache=args.env_cache,
                      announce=lambda m: print(m, file=sys.stderr, flush=True))
     # otter reads the tests (a second or two) once the first kernel is starting
@@ -164,6 +171,11 @@ def _main(args) -> int:
           + (f"; {ignored} other files ignored" if ignored else "")
           + f"; {elapsed:.1f} s with {jobs} job(s)")
     print(class_report(recs, a, out.parent))
+    if written is not None and complete:
+        from ..written.scores import write_merged
+        print(write_merged(out, recs, a, written))
+    elif written is not None:
+        print("written scores not merged: grading was interrupted", file=sys.stderr)
     print(f"gradebook: {out}   results and feedback: {results_dir}/   "
           f"class summary: {out.parent}/summary.md, histogram.png")
     if not complete:
@@ -180,7 +192,7 @@ def docker_command(args, a, staging: Path, docker_out: Path) -> list[str]:
             "--timeout", str(int(args.timeout)), "--summaries", "--no-network", str(staging)]
 
 
-def docker(args, a, subs, out: Path, results_dir: Path) -> int:
+def docker(args, a, subs, out: Path, results_dir: Path, written=None) -> int:
     """Stage valid notebooks under unique names, run ``otter grade``, convert its CSV.
 
     otter grade globs one extension at the top of a folder, so zips are unpacked
@@ -221,6 +233,9 @@ def docker(args, a, subs, out: Path, results_dir: Path) -> int:
     recs = [records[s.id] for s in subs]
     store.write_gradebook(recs)
     print(summarize(recs, a))
+    if written is not None:
+        from ..written.scores import write_merged
+        print(write_merged(out, recs, a, written))
     print(f"gradebook: {out}   results: {results_dir}/")
     return 0
 

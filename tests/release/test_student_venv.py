@@ -15,7 +15,9 @@ in ``test_jupyterlab.py``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -90,6 +92,46 @@ def test_completed_notebook_renamed_checks_pass_and_exports_itself(hw, release_d
         assert name in z.namelist(), f"{hw}: the export zipped {z.namelist()}, not {name}"
         assert z.read(name) == (folder / name).read_bytes()
         assert f"{hw}.ipynb" not in z.namelist()
+    check_written_export(hw, nb, folder, zips[0].name)
+
+
+def check_written_export(hw: str, nb: dict, folder: Path, zip_name: str) -> None:
+    """The export cell also wrote the written answers (hw2, hw3) beside the zip: the HTML
+    with MathJax inlined from the edition's copy, and the PDF printed by the Chromium on
+    this machine, one question per page; hw1 writes and says nothing of the kind."""
+    export = next(c for c in nb["cells"] if c["cell_type"] == "code" and "grader.export(" in source(c))
+    said = "".join(text_of(o) for o in export.get("outputs", []))
+    timing = export.get("metadata", {}).get("execution", {})
+    written = sorted(p.name for p in folder.glob("*-written.*"))
+    if hw == "hw1":
+        assert written == [] and "written" not in said.lower(), (written, said)
+        return
+    headings = [re.search(r"^#+\s*(.+)$", "".join(c["source"]), re.M).group(1)
+                for c in nb["cells"] if c["cell_type"] == "markdown" and "<!-- BEGIN QUESTION -->" in "".join(c["source"])]
+    page = (folder / f"{hw}-written.html").read_text()
+    assert not re.search(r"<script[^>]*\ssrc=", page), "MathJax must be inlined from the edition's copy"
+    assert "MathJax" in page and len(page) > 1_000_000, "no MathJax in the written answers' page"
+    assert page.count("class='page'") == len(headings) >= 2
+    assert "Sample answer" in page and "grader.check(" not in page
+    assert zip_name in said and f"{hw}-written" in said and "autograder" in said, said
+    if shutil.which("chromium") and shutil.which("pdftotext"):
+        assert written == [f"{hw}-written.html", f"{hw}-written.pdf"], (written, said)
+        text = subprocess.run(["pdftotext", str(folder / f"{hw}-written.pdf"), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        pages = text.split("\f")
+        for h in headings:
+            start = h.split("$")[0].strip()[:30]
+            assert any(" ".join(" ".join(p.split("\n")[1:]).split()).startswith(start) for p in pages), \
+                f"{hw}: {start!r} does not start a page of the PDF"
+        assert "Sample answer" in text and "$" not in text and "\\sigma" not in text
+        assert f"{hw}-written.pdf to the written assignment" in said, said
+    else:
+        assert "Save as PDF" in said, said
+    if timing.get("iopub.execute_input") and timing.get("shell.execute_reply"):
+        from datetime import datetime
+        took = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                - datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+        TIMINGS[f"{hw}: export cell (zip, local tests, written HTML and PDF)"] = took
 
 
 @pytest.mark.parametrize("hw", HWS)
