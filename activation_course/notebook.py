@@ -7,9 +7,10 @@ Without a name otter accepts only a folder that holds a single notebook.
 
 :func:`locate` asks, in this order,
 
-1. the Jupyter server this kernel belongs to (``ipynbname``: the server's
-   sessions list the notebook each kernel runs, and follow a rename), and VS Code
-   (``__vsc_ipynb_file__``);
+1. the Jupyter server this kernel belongs to (its sessions list the notebook each
+   kernel runs, and follow a rename; asked as ``ipynbname`` asks, but with the token
+   in a header, as a JupyterHub requires), and VS Code (``__vsc_ipynb_file__``, via
+   ``ipynbname``);
 2. ``__session__``, the notebook path JupyterLab gives the kernel when it starts
    (stale after a rename, so it is used only if that file still exists);
 3. the folder: a single notebook in the working directory is the one.
@@ -39,9 +40,54 @@ class NotebookNotFound(RuntimeError):
     """The kernel cannot tell which notebook file it runs."""
 
 
+def _server_sessions_path(timeout: float = 0.5) -> Path | None:
+    """The notebook this kernel runs, from the sessions of the Jupyter server that
+    started it, or None.
+
+    This is what ``ipynbname`` does, with one difference: the server's token goes in an
+    ``Authorization`` header. ipynbname puts it in the URL (``?token=``), which a
+    JupyterHub single-user server refuses (JupyterHub 5 and later answer 403), so on the
+    course's hub the lookup would not follow a rename. On a hub the server's info file
+    has no token of its own, and the kernel inherits ``JUPYTERHUB_API_TOKEN``.
+    """
+    import glob
+    import json
+    import urllib.request
+
+    try:
+        import ipykernel
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        connection = Path(ipykernel.get_connection_file()).stem  # kernel-<id>
+    except Exception:  # not in a kernel
+        return None
+    kernel_id = connection.split("-", 1)[-1]
+    infos = sorted(glob.glob(os.path.join(jupyter_runtime_dir(), "jpserver-*.json"))
+                   + glob.glob(os.path.join(jupyter_runtime_dir(), "nbserver-*.json")),
+                   key=os.path.getmtime, reverse=True)
+    for info_file in infos:
+        try:
+            info = json.loads(Path(info_file).read_text())
+            token = info.get("token") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+            request = urllib.request.Request(f"{info['url']}api/sessions",
+                                             headers={"Authorization": f"token {token}"} if token else {})
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                sessions = json.load(reply)
+        except Exception:  # a stale info file, a server that wants a password
+            continue
+        for session in sessions:
+            if (session.get("kernel") or {}).get("id") == kernel_id and session.get("path"):
+                root = info.get("root_dir") or info.get("notebook_dir") or ""
+                return Path(root) / session["path"]
+    return None
+
+
 def _frontend_path() -> Path | None:
     """The notebook path as the front end knows it, or None."""
-    try:
+    found = _server_sessions_path()
+    if found is not None:
+        return found
+    try:  # VS Code's variable, and whatever else ipynbname learns to ask
         import ipynbname
 
         return Path(ipynbname.path())

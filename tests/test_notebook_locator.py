@@ -6,6 +6,7 @@ notebook beside a blank one, JupyterLab in a browser) is in tests/release/.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import sys
 import types
 
@@ -98,3 +99,48 @@ def test_grading_mode_is_otters_own_behaviour(folder, monkeypatch):
     grader._handed_out_as, grader._warned = "hw1.ipynb", False
     assert grader._notebook == "hw1.ipynb"  # the autograder names the file; nothing is looked up
     assert notebook.Notebook.export is not otter.Notebook.export
+
+
+def test_server_sessions_are_asked_with_the_token_in_a_header(tmp_path, monkeypatch):
+    """A JupyterHub single-user server refuses ``?token=`` in the URL (as ipynbname sends
+    it); the locator sends the token as a header and finds the kernel's notebook."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Server(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            if "token=" in self.path or self.headers.get("Authorization") != "token hub-secret":
+                self.send_response(403)
+                self.end_headers()
+                return
+            body = json.dumps([{"path": "other.ipynb", "kernel": {"id": "k-other"}},
+                               {"path": "course/hw1 (1).ipynb", "kernel": {"id": "k-mine"}}]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        runtime = tmp_path / "runtime"
+        runtime.mkdir()
+        (runtime / "jpserver-1.json").write_text(json.dumps(
+            {"url": f"http://127.0.0.1:{httpd.server_address[1]}/user/ada/", "token": "",
+             "root_dir": "/home/ada"}))
+        monkeypatch.setattr("jupyter_core.paths.jupyter_runtime_dir", lambda: str(runtime))
+        monkeypatch.setattr("ipykernel.get_connection_file", lambda: "/run/kernel-k-mine.json")
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-secret")
+        assert notebook._server_sessions_path() == Path("/home/ada/course/hw1 (1).ipynb")
+        assert seen and all("token=" not in path for path, _ in seen)
+        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "wrong")
+        assert notebook._server_sessions_path() is None  # refused: fall through, no error
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -450,6 +450,11 @@ def test_jupyterhub_rehearsal(tmp_path):
                     for cell in (code[0], code[1], nb["cells"][i_stub]):
                         status, out = kernel.execute(_source(cell))
                         assert status == "ok", f"cell {_source(cell)[:60]!r} failed:\n{out}"
+                    # the grader's notebook lookup asks the hub's server with the token in
+                    # a header (a token in the URL gets 403 there), so it follows renames
+                    status, out = kernel.execute("from activation_course.notebook import "
+                                                 "_server_sessions_path as p; print(p())")
+                    assert status == "ok" and Path(out.strip()).resolve() == student_nb.resolve(), out
                     status, stub_report = kernel.execute(f'grader.check("{CHECK}")')
                     assert status == "ok" and f"{CHECK} results:" in stub_report \
                         and "passed!" not in stub_report, stub_report
