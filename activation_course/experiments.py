@@ -345,7 +345,7 @@ def dead_unit_revival(lr: float, *, seed: int, recovery_steps: int = 300, recove
 
 
 # ---------------------------------------------------------------------------
-# Chapter 4: why a constant initialisation fails (symmetry breaking)
+# Chapter 3: why a constant initialisation fails (symmetry breaking)
 # ---------------------------------------------------------------------------
 
 def constant_init_training(constant: float | None, *, sizes=(2, 16, 16, 1), steps: int = 300,

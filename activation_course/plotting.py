@@ -189,7 +189,7 @@ def draw_mlp(widths=(3, 4, 4, 2)):
 
 
 # ---------------------------------------------------------------------------
-# Per-layer distributions at initialisation (chapter 3)
+# Per-layer distributions at initialisation (chapter 4)
 # ---------------------------------------------------------------------------
 
 def plot_layer_histograms(stats: dict, layers=(1, 10, 20, 30), bins: int = 60):

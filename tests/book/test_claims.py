@@ -44,7 +44,7 @@ def test_tanh_derivative_at_20_is_lost_to_cancellation_not_underflow():
 
 
 def test_float32_product_of_quarters_is_trapped_at_zero():
-    """Chapter 3: 4^-100 underflows to 0 in float32 and cannot be undone; float64 keeps it."""
+    """Chapter 4: 4^-100 underflows to 0 in float32 and cannot be undone; float64 keeps it."""
     x32, x64 = np.float32(1.0), 1.0
     for _ in range(100):
         x32, x64 = x32 * np.float32(0.25), x64 * 0.25
@@ -55,7 +55,7 @@ def test_float32_product_of_quarters_is_trapped_at_zero():
 
 
 def test_library_sigmoid_and_softplus_are_stable_in_float32():
-    """Chapter 3: the library functions that stand in for the stable forms."""
+    """Chapter 4: the library functions that stand in for the stable forms."""
     from scipy.special import expit
 
     z = np.array([-1000.0, -40.0, 100.0, 1000.0], dtype=np.float32)
@@ -280,7 +280,7 @@ def test_digits_prose_matches_the_executed_paired_table():
     every 95 % interval of the executed table contains 0, and no p value is below 0.05."""
     import html as html_lib
 
-    page = HTML / "book" / "03-numerical-stability.html"
+    page = HTML / "book" / "04-numerical-stability.html"
     if not page.is_file():
         pytest.skip(f"no built book under {HTML}; run `make book-fast`")
     text = re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", page.read_text(), flags=re.S))

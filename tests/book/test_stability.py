@@ -281,7 +281,7 @@ def _ratio(act, seed=0, **kw):
 
 
 def test_sigmoid_ratios_the_chapter_prints():
-    """Layer-1/layer-30 gradient ratios of the sigmoid quoted in chapter 3."""
+    """Layer-1/layer-30 gradient ratios of the sigmoid quoted in chapter 4."""
     assert 1e-19 < _ratio("sigmoid", init="xavier") < 1e-17     # ~8e-19
     assert 1e-16 < _ratio("sigmoid", init="he") < 1e-14         # ~3e-15
     assert 1e-2 < _ratio("sigmoid", init="normal") < 1e-1       # ~5e-2: large weights compensate
@@ -383,7 +383,7 @@ def test_batchnorm_gradients_scale_inversely_with_the_weights():
     n_big = stability.layer_gradient_norms("relu", init="normal", batchnorm=True, seed=0, device="cpu")
     n_he = stability.layer_gradient_norms("relu", init="he", batchnorm=True, seed=0, device="cpu")
     np.testing.assert_allclose(n_big / n_he, 1 / c, rtol=0.02)
-    # the residual growth towards the input quoted in chapter 3
+    # the residual growth towards the input quoted in chapter 4
     assert 200 < n_he[0] / n_he[-1] < 500
 
 
