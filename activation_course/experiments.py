@@ -12,17 +12,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import reference
+from . import reference, training
+from .devices import resolve_device
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 
 def _device(device: str | torch.device = "auto") -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    # Everything here computes in float64, so "auto" never picks MPS (which has none).
+    return resolve_device(device, torch.float64)
 
 
 # ---------------------------------------------------------------------------
@@ -158,40 +156,54 @@ def sigmoid_factor_products(depth: int, *, z_std: float = 1.0, n_paths: int = 10
 # Chapter 2: dying ReLU
 # ---------------------------------------------------------------------------
 
-def make_mlp(activation: str, sizes=(2, 64, 64, 1), *, seed: int,
-             device: str | torch.device = "auto", **params) -> torch.nn.Sequential:
-    """A plain MLP (Linear + activation per hidden layer) in float64, seeded."""
-    dev = _device(device)
-    gen = torch.Generator().manual_seed(seed)
-    layers: list[torch.nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
-        bound = 1.0 / np.sqrt(n_in)  # PyTorch's default range, drawn from our generator
-        with torch.no_grad():
-            lin.weight.uniform_(-bound, bound, generator=gen)
-            lin.bias.uniform_(-bound, bound, generator=gen)
-        layers.append(lin)
-        if i < len(sizes) - 2:
-            layers.append(reference.torch_module(activation, **params))
-    return torch.nn.Sequential(*layers).to(dev)
+def _toy_mlp(activation: str, sizes, seed: int, device) -> torch.nn.Sequential:
+    """The chapters' small float64 MLP: :func:`.training.make_mlp` with torch's default range."""
+    sizes = [int(n) for n in sizes]
+    return training.make_mlp(activation, sizes[1:-1], in_features=sizes[0], out_features=sizes[-1],
+                             init="torch_default", seed=seed, dtype=torch.float64, device=_device(device))
 
 
-def dead_unit_fraction(model: torch.nn.Sequential, x: torch.Tensor) -> list[float]:
-    """Per hidden layer, the fraction of units whose pre-activation z < 0 on every input.
+def _hidden_linears(model: torch.nn.Sequential) -> list[torch.nn.Linear]:
+    mods = list(model)
+    return [m for i, m in enumerate(mods) if isinstance(m, torch.nn.Linear) and i + 1 < len(mods)]
+
+
+def dead_unit_masks(model: torch.nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """Per hidden layer, which units have pre-activation z < 0 on every input.
 
     For ReLU such a unit outputs 0 on the whole data set, and autograd gives its
-    incoming weights a zero gradient: it is "dead". Layers are the ``Linear``
-    modules followed by an activation.
+    incoming weights a zero gradient: it is "dead". Hidden layers are the ``Linear``
+    modules followed by another module (the activation).
+
+    Args:
+        model: a ``torch.nn.Sequential`` of ``Linear`` layers and activations.
+        x: the inputs, shape ``(n, in_features)``.
+
+    Returns:
+        One boolean tensor per hidden layer, ``True`` for a dead unit.
     """
-    fractions = []
+    masks = []
     h = x
     mods = list(model)
     with torch.no_grad():
         for i, m in enumerate(mods):
             h = m(h)
             if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
-                fractions.append(float((h < 0).all(dim=0).double().mean()))
-    return fractions
+                masks.append((h < 0).all(dim=0))
+    return masks
+
+
+def dead_unit_fraction(model: torch.nn.Sequential, x: torch.Tensor) -> list[float]:
+    """Per hidden layer, the fraction of dead units (see :func:`dead_unit_masks`).
+
+    Args:
+        model: a ``torch.nn.Sequential`` of ``Linear`` layers and activations.
+        x: the inputs, shape ``(n, in_features)``.
+
+    Returns:
+        One fraction in [0, 1] per hidden layer.
+    """
+    return [float(m.double().mean()) for m in dead_unit_masks(model, x)]
 
 
 def sgd_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float,
@@ -213,7 +225,8 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
                      device: str | torch.device = "auto") -> dict:
     """One big gradient step on a fresh MLP, then ordinary training; count dead units.
 
-    Builds :func:`make_mlp` (2 -> 64 -> 64 -> 1) on ``n_data`` points of
+    Builds the float64 MLP 2 -> 64 -> 64 -> 1 (:func:`.training.make_mlp` with
+    ``init="torch_default"``) on ``n_data`` points of
     :func:`toy_regression`,
     takes one full-batch gradient step with learning rate ``lr``, then
     ``recovery_steps`` steps at ``recovery_lr``. Returns the fraction of hidden
@@ -223,7 +236,7 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
     such unit (exactly 0 for ReLU, since no input reaches its active side).
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
-    model = make_mlp(activation, seed=seed + 1000, device=device)
+    model = _toy_mlp(activation, (2, 64, 64, 1), seed + 1000, device)
 
     def frac():
         # both hidden layers have 64 units: the mean of the layers' fractions is the overall one
@@ -235,16 +248,10 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
     model.zero_grad()
     torch.mean((model(x) - y) ** 2).backward()
     grad_norm_dead = 0.0
-    h = x
-    with torch.no_grad():
-        mods = list(model)
-        for i, m in enumerate(mods):
-            h = m(h)
-            if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
-                dead = (h < 0).all(dim=0)
-                if dead.any():
-                    g = torch.cat([m.weight.grad[dead], m.bias.grad[dead, None]], dim=1)
-                    grad_norm_dead = max(grad_norm_dead, float(g.norm(dim=1).max()))
+    for m, dead in zip(_hidden_linears(model), dead_unit_masks(model, x)):
+        if dead.any():
+            g = torch.cat([m.weight.grad[dead], m.bias.grad[dead, None]], dim=1)
+            grad_norm_dead = max(grad_norm_dead, float(g.norm(dim=1).max()))
     sgd_steps(model, x, y, lr=recovery_lr, steps=recovery_steps)
     return {"before": before, "after": after, "end": frac(), "grad_norm_dead": grad_norm_dead}
 
@@ -321,25 +328,15 @@ def dead_unit_revival(lr: float, *, seed: int, recovery_steps: int = 300, recove
     below it are trained.
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
-    model = make_mlp("relu", seed=seed + 1000, device=device)
+    model = _toy_mlp("relu", (2, 64, 64, 1), seed + 1000, device)
     sgd_steps(model, x, y, lr=lr, steps=1)
-
-    def dead_masks():
-        masks, h, mods = [], x, list(model)
-        with torch.no_grad():
-            for i, m in enumerate(mods):
-                h = m(h)
-                if isinstance(m, torch.nn.Linear) and i + 1 < len(mods):
-                    masks.append((h < 0).all(dim=0))
-        return masks
-
-    dead_after = dead_masks()
+    dead_after = dead_unit_masks(model, x)
     opt = torch.optim.SGD(model.parameters(), lr=recovery_lr, momentum=momentum)
     for _ in range(recovery_steps):
         opt.zero_grad()
         torch.mean((model(x) - y) ** 2).backward()
         opt.step()
-    dead_end = dead_masks()
+    dead_end = dead_unit_masks(model, x)
     return {"dead": [int(d.sum()) for d in dead_after],
             "revived": [int((d & ~e).sum()) for d, e in zip(dead_after, dead_end)]}
 
@@ -354,7 +351,8 @@ def constant_init_training(constant: float | None, *, sizes=(2, 16, 16, 1), step
     """Train a tanh MLP from a constant or a random initialisation; count distinct units.
 
     With ``constant`` a float, every weight and bias of every layer starts at that
-    value; with ``None`` the weights are :func:`make_mlp`'s random draw. Trains
+    value; with ``None`` they are torch's default range (``init="torch_default"``
+    of :func:`.training.make_mlp`). Trains
     ``steps`` of full-batch gradient descent (mean squared error, ``lr``) on
     :func:`toy_regression`. Returns ``loss`` (final training loss) and ``distinct``:
     per hidden layer, the number of different incoming weight rows (with bias) after
@@ -362,7 +360,7 @@ def constant_init_training(constant: float | None, *, sizes=(2, 16, 16, 1), step
     compute the same function: a layer whose rows are all equal acts as one unit.
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
-    model = make_mlp("tanh", sizes, seed=seed + 1000, device=device)
+    model = _toy_mlp("tanh", sizes, seed + 1000, device)
     if constant is not None:
         with torch.no_grad():
             for p in model.parameters():

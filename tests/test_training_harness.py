@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from activation_course import data as digits_data
-from activation_course import training
+from activation_course import devices, training
 
 SMALL = dict(hidden=(16, 16), progress=False)
 
@@ -59,11 +59,11 @@ def test_digits_split_bad_input_says_what_is_wrong(kwargs, exc, words):
 
 def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(training, "_mps_available", lambda: True)
+    monkeypatch.setattr(devices, "_mps_available", lambda: True)
     assert training.resolve_device("auto") == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert training.resolve_device("auto") == torch.device("mps")
-    monkeypatch.setattr(training, "_mps_available", lambda: False)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
     assert training.resolve_device("auto") == torch.device("cpu")
     assert training.resolve_device("AUTO") == torch.device("cpu")
 
@@ -72,13 +72,37 @@ def test_explicit_devices_are_checked(monkeypatch):
     assert training.resolve_device("cpu") == torch.device("cpu")
     assert training.resolve_device(torch.device("cpu")) == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(training, "_mps_available", lambda: False)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         training.resolve_device("cuda")
     with pytest.raises(RuntimeError, match="MPS is not available"):
         training.resolve_device("mps")
     with pytest.raises(ValueError, match="device must be"):
         training.resolve_device("tpu-please")
+
+
+def test_auto_skips_mps_for_float64_and_explicit_mps_float64_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(devices, "_mps_available", lambda: True)
+    assert devices.resolve_device("auto", torch.float32) == torch.device("mps")
+    assert devices.resolve_device("auto", torch.float64) == torch.device("cpu")
+    with pytest.raises(ValueError, match="no float64"):
+        devices.resolve_device("mps", torch.float64)
+
+
+def test_one_device_resolver_and_one_network_builder():
+    """Issue 19: the package says each thing once. The old second and third resolvers
+    (stability.resolve_device, experiments' own) and experiments.make_mlp are gone;
+    what is left is the same object everywhere."""
+    from activation_course import experiments, stability
+
+    assert training.resolve_device is devices.resolve_device
+    assert stability.resolve_device is devices.resolve_device
+    assert not hasattr(experiments, "make_mlp")
+    for module in (training, stability, experiments):
+        src = inspect.getsource(module)
+        assert "def resolve_device" not in src and "cuda.is_available" not in src
+        assert src.count("def make_mlp") <= (module is training)
 
 
 def test_harness_never_hard_codes_cuda():

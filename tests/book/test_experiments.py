@@ -160,14 +160,36 @@ def test_dead_unit_fraction_on_a_hand_built_layer():
     assert experiments.dead_unit_fraction(model, x) == [0.5]
 
 
-def test_make_mlp_is_seeded_float64():
-    a = experiments.make_mlp("relu", seed=4, device="cpu")
-    b = experiments.make_mlp("relu", seed=4, device="cpu")
-    c = experiments.make_mlp("relu", seed=5, device="cpu")
+def _toy_mlp(activation, sizes=(2, 64, 64, 1), *, seed):
+    """The chapters' float64 network, through the course's one builder."""
+    from activation_course import training
+
+    return training.make_mlp(activation, sizes[1:-1], in_features=sizes[0], out_features=sizes[-1],
+                             init="torch_default", seed=seed, dtype=torch.float64, device="cpu")
+
+
+def test_make_mlp_torch_default_is_seeded_float64():
+    a = _toy_mlp("relu", seed=4)
+    b = _toy_mlp("relu", seed=4)
+    c = _toy_mlp("relu", seed=5)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert pa.dtype == torch.float64
         assert torch.equal(pa, pb)
     assert not torch.equal(a[0].weight, c[0].weight)
+
+
+def test_make_mlp_torch_default_draws_as_the_chapters_always_did():
+    """The chapters' numbers depend on this stream: per layer the weights, then the biases,
+    uniform in +-1/sqrt(fan_in) from one generator seeded with ``seed``, in float64."""
+    net = _toy_mlp("tanh", (2, 8, 8, 1), seed=7)
+    gen = torch.Generator().manual_seed(7)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    assert [isinstance(m, torch.nn.Linear) for m in net] == [True, False, True, False, True]
+    for lin in linears:
+        bound = 1.0 / np.sqrt(lin.in_features)
+        w = torch.empty(lin.out_features, lin.in_features, dtype=torch.float64).uniform_(-bound, bound, generator=gen)
+        b = torch.empty(lin.out_features, dtype=torch.float64).uniform_(-bound, bound, generator=gen)
+        assert torch.equal(lin.weight, w) and torch.equal(lin.bias, b)
 
 
 def test_dying_relu_trial_relu_dead_units_get_no_gradient():
@@ -248,7 +270,7 @@ def test_dead_unit_revival_counts_agree_with_an_independent_replay():
     """Replay the same big step and training with torch.optim directly and count."""
     seed, lr = 1, 3.0
     x, y = experiments.toy_regression(256, seed=seed, device="cpu")
-    model = experiments.make_mlp("relu", seed=seed + 1000, device="cpu")
+    model = _toy_mlp("relu", seed=seed + 1000)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     opt.zero_grad(); torch.mean((model(x) - y) ** 2).backward(); opt.step()
     dead = _dead_masks(model, x)
@@ -278,7 +300,7 @@ def test_constant_initialisation_rows_are_really_equal():
     """Independent of the helper's counting: train by hand from a constant start and
     check that every hidden unit's parameters stay bit-for-bit equal across the layer."""
     x, y = experiments.toy_regression(64, seed=0, device="cpu")
-    model = experiments.make_mlp("tanh", (2, 8, 8, 1), seed=0, device="cpu")
+    model = _toy_mlp("tanh", (2, 8, 8, 1), seed=0)
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(0.3)
@@ -329,6 +351,10 @@ def test_make_mlp_weight_gain_sets_n_var_w_and_default_is_unchanged():
     assert 512 * w.var().item() == pytest.approx(2.81, rel=0.02)   # fan_in Var[w] = gain
     with pytest.raises(ValueError, match="weight_gain"):
         training.make_mlp(torch.nn.ReLU, (8,), weight_gain=0.0)
+    with pytest.raises(ValueError, match="unknown init"):
+        training.make_mlp(torch.nn.ReLU, (8,), init="kaiming")
+    with pytest.raises(ValueError, match="he_uniform"):
+        training.make_mlp(torch.nn.ReLU, (8,), init="torch_default", weight_gain=1.0)
 
 
 def test_compare_passes_dataset_and_per_activation_gains():

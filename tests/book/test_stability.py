@@ -89,12 +89,14 @@ def test_bad_input_gets_a_clear_message(call, match):
         call()
 
 
-def test_resolve_device(monkeypatch):
-    assert stability.resolve_device("cpu").type == "cpu"
+def test_float64_code_never_asks_for_mps(monkeypatch):
+    """The chapter works in float64, which MPS lacks: "auto" gives CUDA or the CPU."""
+    from activation_course import devices
+
+    monkeypatch.setattr(devices, "_mps_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert stability.resolve_device("auto").type == "cpu"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert stability.resolve_device("auto").type == "cuda"
+    assert stability.make_weights([3, 2], device="auto")[0].device.type == "cpu"
+    assert stability.make_weights([3, 2], dtype=torch.float32, device="cpu")[0].device.type == "cpu"
 
 
 # ---------------------------------------------------------------- forward pass
