@@ -51,6 +51,18 @@ def random_feature_fit(
     an upper bound on the best error achievable at this width.
 
     ``sigma`` and ``target`` are numpy functions of a float64 array.
+
+    Args:
+        sigma: the activation, a numpy function of a float64 array.
+        target: the function to approximate, a numpy function of a float64 array.
+        width: the number of hidden units, a positive integer.
+        seed: seed of the random hidden layer.
+        interval: ``(lo, hi)``, the interval of the fit.
+        n_train, n_test: the numbers of equally spaced fit and test points.
+        weight_scale: the standard deviation of the hidden slopes.
+
+    Returns:
+        The largest absolute error on the test points, a float.
     """
     if int(width) != width or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
@@ -83,6 +95,16 @@ def width_sweep(
     """Median (over ``seeds``) sup error of :func:`random_feature_fit` per width.
 
     Returns ``{name: array of len(widths)}``.
+
+    Args:
+        activations: ``{name: sigma}``, numpy activation functions.
+        target: the function to approximate.
+        widths: the widths to try.
+        seeds: the seeds to take the median over.
+        **fit_kwargs: passed on to :func:`random_feature_fit`.
+
+    Returns:
+        ``{name: float64 array of len(widths)}``, the median sup errors.
     """
     out = {}
     for name, sigma in activations.items():
@@ -100,6 +122,14 @@ def minimax_polynomial_error(target: ArrayFn, degree: int, x: np.ndarray) -> flo
     point, with ``p`` written in the Chebyshev basis of the points' interval (for
     conditioning) and solved by scipy's HiGHS. A least-squares fit minimises the mean
     squared error instead, and its largest error is larger.
+
+    Args:
+        target: the function to approximate, a numpy function of a float64 array.
+        degree: the polynomial degree, a non-negative integer.
+        x: the points, a 1-D array.
+
+    Returns:
+        The minimax error ``max_i |target(x_i) - p(x_i)|`` of the best ``p``, a float.
     """
     from scipy.optimize import linprog
 
@@ -127,7 +157,16 @@ def minimax_polynomial_error(target: ArrayFn, degree: int, x: np.ndarray) -> flo
 # ---------------------------------------------------------------------------
 
 def derivative_range(name: str, z=None, **params) -> tuple[float, float]:
-    """(min, max) of f' over a grid (default: 200 001 points on [-20, 20]), by autograd."""
+    """(min, max) of f' over a grid (default: 200 001 points on [-20, 20]), by autograd.
+
+    Args:
+        name: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        z: the grid (array-like), or ``None`` for the default grid.
+        **params: the activation's parameters (``a``, ``beta``).
+
+    Returns:
+        ``(min, max)`` of the derivative on the grid, floats.
+    """
     z = np.linspace(-20, 20, 200_001) if z is None else z
     _, df = reference.value_and_grad(name, z, **params)
     return float(df.min()), float(df.max())
@@ -142,6 +181,16 @@ def sigmoid_factor_products(depth: int, *, z_std: float = 1.0, n_paths: int = 10
     (sigma' from autograd): the factor that the note's chain
     ``f'(z^l) f'(z^{l+1}) ... f'(z^{l+n})`` contributes to a gradient.
     Computed as a sum of logs, so it does not underflow.
+
+    Args:
+        depth: the longest product, at least 1.
+        z_std: the standard deviation of the pre-activations.
+        n_paths: the number of independent chains.
+        seed: seed of numpy's generator.
+
+    Returns:
+        A float64 array of length ``depth``: entry ``n - 1`` is the median product of
+        ``n`` factors.
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth!r}")
@@ -208,7 +257,17 @@ def dead_unit_fraction(model: torch.nn.Sequential, x: torch.Tensor) -> list[floa
 
 def sgd_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float,
               steps: int = 1) -> list[float]:
-    """Plain full-batch gradient descent on the mean squared error; returns the losses."""
+    """Plain full-batch gradient descent on the mean squared error; returns the losses.
+
+    Args:
+        model: the network, updated in place.
+        x, y: inputs and targets.
+        lr: the learning rate.
+        steps: the number of full-batch steps.
+
+    Returns:
+        The loss before each step, one float per step.
+    """
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
@@ -234,6 +293,18 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
     the big step and at the ``end``, plus ``grad_norm_dead``: after the big step,
     the largest autograd gradient norm of the incoming weights (and bias) of any
     such unit (exactly 0 for ReLU, since no input reaches its active side).
+
+    Args:
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        lr: the learning rate of the one big step.
+        seed: seed of the data (``seed``) and of the network (``seed + 1000``).
+        recovery_steps, recovery_lr: the ordinary training after the big step.
+        n_data: the number of data points.
+        device: ``"auto"`` or a device (float64, so never MPS; see
+            :func:`.devices.resolve_device`).
+
+    Returns:
+        ``{"before", "after", "end", "grad_norm_dead"}``, floats.
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
     model = _toy_mlp(activation, (2, 64, 64, 1), seed + 1000, device)
@@ -257,7 +328,16 @@ def dying_relu_trial(activation: str, lr: float, *, seed: int, recovery_steps: i
 
 
 def toy_regression(n: int = 512, *, seed: int, device: str | torch.device = "auto"):
-    """A 2-D regression data set: x ~ N(0, I), y = sin(2 x1) + x2^2 / 2 (float64)."""
+    """A 2-D regression data set: x ~ N(0, I), y = sin(2 x1) + x2^2 / 2 (float64).
+
+    Args:
+        n: the number of points.
+        seed: seed of the draw (on the CPU, so the same data on every device).
+        device: ``"auto"`` or a device (float64, so never MPS).
+
+    Returns:
+        ``(x, y)``: float64 tensors of shapes ``(n, 2)`` and ``(n, 1)``.
+    """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 2, generator=gen, dtype=torch.float64)
     y = torch.sin(2 * x[:, :1]) + 0.5 * x[:, 1:] ** 2
@@ -281,6 +361,20 @@ def prelu_slope_descent(a_true=(0.3,), a_init=(0.0,), *, lr: float = 0.05, steps
     gradient from autograd; since one ``a^l`` is shared by every position of
     layer l, autograd sums the per-position contributions, as in the note.
     Returns an array of shape ``(steps + 1, len(a_true))``.
+
+    Args:
+        a_true: the teacher's slopes, one per layer.
+        a_init: the student's initial slopes, as many as ``a_true``.
+        lr: the learning rate.
+        steps: the number of gradient steps.
+        n: the number of data points.
+        width: the width of every hidden layer.
+        seed: seed of the weights and data.
+        device: ``"auto"`` or a device (float64, so never MPS).
+
+    Returns:
+        A float64 numpy array of shape ``(steps + 1, len(a_true))``: the slopes after
+        each step, the initial ones first.
     """
     if len(a_true) != len(a_init):
         raise ValueError("a_true and a_init need one slope per layer each")
@@ -326,6 +420,16 @@ def dead_unit_revival(lr: float, *, seed: int, recovery_steps: int = 300, recove
     lists of ints. A first-layer unit sees only the fixed data, so with zero gradient
     and zero velocity it cannot move; a later unit's input changes whenever the layers
     below it are trained.
+
+    Args:
+        lr: the learning rate of the one big step.
+        seed: seed of the data (``seed``) and of the network (``seed + 1000``).
+        recovery_steps, recovery_lr, momentum: the SGD after the big step.
+        n_data: the number of data points.
+        device: ``"auto"`` or a device (float64, so never MPS).
+
+    Returns:
+        ``{"dead": [int per hidden layer], "revived": [int per hidden layer]}``.
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
     model = _toy_mlp("relu", (2, 64, 64, 1), seed + 1000, device)
@@ -358,6 +462,18 @@ def constant_init_training(constant: float | None, *, sizes=(2, 16, 16, 1), step
     per hidden layer, the number of different incoming weight rows (with bias) after
     training, counted up to a relative tolerance of 1e-9. Equal rows mean units that
     compute the same function: a layer whose rows are all equal acts as one unit.
+
+    Args:
+        constant: the value of every initial weight and bias, or ``None`` for a
+            random start.
+        sizes: the layer widths, input first.
+        steps, lr: the full-batch gradient descent.
+        seed: seed of the data (``seed``) and of the random start (``seed + 1000``).
+        n_data: the number of data points.
+        device: ``"auto"`` or a device (float64, so never MPS).
+
+    Returns:
+        ``{"loss": float, "distinct": [int per hidden layer]}``.
     """
     x, y = toy_regression(n_data, seed=seed, device=device)
     model = _toy_mlp("tanh", sizes, seed + 1000, device)

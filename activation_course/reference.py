@@ -38,7 +38,16 @@ ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def value_and_grad(name: str, z, **params) -> tuple[np.ndarray, np.ndarray]:
-    """f(z) and f'(z) in float64 numpy arrays, f' by autograd; ``z`` any array-like."""
+    """f(z) and f'(z) in float64 numpy arrays, f' by autograd; ``z`` any array-like.
+
+    Args:
+        name: an activation of :data:`ACTIVATIONS`.
+        z: the points, any array-like.
+        **params: the activation's parameters (``a``, ``beta``).
+
+    Returns:
+        ``(f(z), f'(z))``, float64 numpy arrays of ``z``'s shape.
+    """
     zt = torch.as_tensor(np.asarray(z, dtype=np.float64)).clone().requires_grad_(True)
     y = ACTIVATIONS[name](zt, **params)
     (dy,) = torch.autograd.grad(y.sum(), zt)
@@ -46,7 +55,15 @@ def value_and_grad(name: str, z, **params) -> tuple[np.ndarray, np.ndarray]:
 
 
 def torch_module(name: str, **params) -> torch.nn.Module:
-    """The activation as an ``nn.Module`` (for networks built in the book)."""
+    """The activation as an ``nn.Module`` (for networks built in the book).
+
+    Args:
+        name: an activation of :data:`ACTIVATIONS`.
+        **params: the activation's parameters (``a``, ``beta``), fixed.
+
+    Returns:
+        A fresh ``torch.nn.Module`` without parameters of its own.
+    """
     fn = ACTIVATIONS[name]
 
     class _Act(torch.nn.Module):
@@ -60,7 +77,18 @@ def torch_module(name: str, **params) -> torch.nn.Module:
 
 
 def numpy_fn(name: str, **params) -> Callable[[np.ndarray], np.ndarray]:
-    """The reference activation as a numpy function of a float64 array (values only)."""
+    """The reference activation as a numpy function of a float64 array (values only).
+
+    Args:
+        name: an activation of :data:`ACTIVATIONS`.
+        **params: the activation's parameters (``a``, ``beta``), fixed.
+
+    Returns:
+        ``f(z) -> numpy.ndarray`` (float64), named ``name``.
+
+    Raises:
+        KeyError: ``name`` is not an activation here.
+    """
     if name not in ACTIVATIONS:
         raise KeyError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
     fn = ACTIVATIONS[name]

@@ -35,7 +35,15 @@ def _check_activation(name: str) -> None:
 
 
 def init_std(init: str, n_in: int, n_out: int) -> float:
-    """Standard deviation of the weights of one layer under an initialisation scheme."""
+    """Standard deviation of the weights of one layer under an initialisation scheme.
+
+    Args:
+        init: one of :data:`INITS`.
+        n_in, n_out: the layer's input and output widths.
+
+    Returns:
+        The standard deviation, a float.
+    """
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
     if n_in < 1 or n_out < 1:
@@ -54,6 +62,18 @@ def make_weights(widths: Sequence[int], init: str = "he", scale: float = 1.0, se
     ``W^(l)`` has shape ``(n_l, n_{l-1})`` with i.i.d. N(0, (scale * std)^2) entries,
     ``std`` from :func:`init_std`. The draw uses its own generator seeded with
     ``seed`` (on the CPU, then moved), so a seed gives the same weights on any device.
+
+    Args:
+        widths: ``[n_0, ..., n_L]``, at least two widths.
+        init: one of :data:`INITS`.
+        scale: a positive factor on the standard deviation.
+        seed: seed of the draw.
+        dtype: the weights' dtype.
+        device: ``"auto"`` or a device (:func:`.devices.resolve_device`, which skips
+            MPS for float64).
+
+    Returns:
+        A list of ``L`` tensors, ``W^(l)`` of shape ``(n_l, n_{l-1})``.
     """
     widths = [int(n) for n in widths]
     if len(widths) < 2:
@@ -71,7 +91,15 @@ def make_weights(widths: Sequence[int], init: str = "he", scale: float = 1.0, se
 
 
 def batch_normalize(z: torch.Tensor, eps: float = BN_EPS) -> torch.Tensor:
-    """Normalise each unit (row) of ``z`` (shape ``(n, B)``) to mean 0, variance 1 over the batch."""
+    """Normalise each unit (row) of ``z`` (shape ``(n, B)``) to mean 0, variance 1 over the batch.
+
+    Args:
+        z: pre-activations, shape ``(n, B)``.
+        eps: added to the variance.
+
+    Returns:
+        The normalised tensor, same shape.
+    """
     mean = z.mean(dim=1, keepdim=True)
     var = z.var(dim=1, unbiased=False, keepdim=True)
     return (z - mean) / torch.sqrt(var + eps)
@@ -81,7 +109,18 @@ def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, activation: str,
             batchnorm: bool = False, **params) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Forward pass; returns ``(zs, activations)`` with ``zs[l-1] = z^(l)`` and
     ``activations[l] = a^(l)`` (``activations[0] = x``). With ``batchnorm`` the
-    stored ``z^(l)`` is the normalised pre-activation that enters sigma."""
+    stored ``z^(l)`` is the normalised pre-activation that enters sigma.
+
+    Args:
+        weights: ``[W^(1), ..., W^(L)]`` (e.g. from :func:`make_weights`).
+        x: the inputs, shape ``(n_0, B)``.
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        batchnorm: normalise every ``z^(l)`` over the batch.
+        **params: the activation's parameters.
+
+    Returns:
+        ``(zs, activations)``, lists of ``L`` and ``L + 1`` tensors.
+    """
     _check_activation(activation)
     fn = reference.ACTIVATIONS[activation]
     if x.dim() != 2 or x.shape[0] != weights[0].shape[1]:
@@ -97,7 +136,16 @@ def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, activation: str,
 
 
 def activation_derivative(activation: str, z: torch.Tensor, **params) -> torch.Tensor:
-    """sigma'(z) elementwise, by autograd (valid because sigma acts elementwise)."""
+    """sigma'(z) elementwise, by autograd (valid because sigma acts elementwise).
+
+    Args:
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        z: the points, a tensor.
+        **params: the activation's parameters.
+
+    Returns:
+        sigma'(z), a tensor of ``z``'s shape.
+    """
     _check_activation(activation)
     zz = z.detach().clone().requires_grad_(True)
     with torch.enable_grad():
@@ -116,6 +164,16 @@ def deltas_by_jacobians(weights: Sequence[torch.Tensor], x: torch.Tensor, dL_dy:
         delta^(l) = diag(sigma'(z^(l))) W^(l+1)^T diag(sigma'(z^(l+1))) ... W^(L)^T diag(sigma'(z^(L))) dL/dy
 
     built as a matrix product (not a loop of vector updates), sigma' by autograd.
+
+    Args:
+        weights: ``[W^(1), ..., W^(L)]``.
+        x: one sample, shape ``(n_0, 1)``.
+        dL_dy: the loss gradient at the output, shape ``(n_L, 1)``.
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        **params: the activation's parameters.
+
+    Returns:
+        ``[delta^(1), ..., delta^(L)]``, column vectors.
     """
     if x.dim() != 2 or x.shape[1] != 1:
         raise ValueError(f"x must be one column vector of shape (n_0, 1), got {tuple(x.shape)}")
@@ -137,7 +195,15 @@ def deltas_by_jacobians(weights: Sequence[torch.Tensor], x: torch.Tensor, dL_dy:
 
 def weight_gradients_from_deltas(deltas: Sequence[torch.Tensor],
                                  activations: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """``grad_{W^(l)} L = delta^(l) a^(l-1)^T`` for every layer."""
+    """``grad_{W^(l)} L = delta^(l) a^(l-1)^T`` for every layer.
+
+    Args:
+        deltas: ``[delta^(1), ..., delta^(L)]``.
+        activations: ``[a^(0), ..., a^(L)]`` (from :func:`forward`).
+
+    Returns:
+        ``[grad_{W^(1)} L, ..., grad_{W^(L)} L]``.
+    """
     return [d @ a.T for d, a in zip(deltas, activations[:-1])]
 
 
@@ -149,6 +215,17 @@ def weight_gradient_norms(weights: Sequence[torch.Tensor], x: torch.Tensor, g: t
     so ``dL/dy = g / B`` whatever the activation. Gradients come from autograd (the
     given weights are not modified). Returns a float64 numpy array; in ``float32``
     entries may be ``inf``, ``nan`` or 0 once the forward pass has overflowed.
+
+    Args:
+        weights: ``[W^(1), ..., W^(L)]``.
+        x: the inputs, shape ``(n_0, B)``.
+        g: the fixed upstream gradient, shape ``(n_L, B)``.
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        batchnorm: normalise every ``z^(l)`` over the batch.
+        **params: the activation's parameters.
+
+    Returns:
+        A float64 numpy array of length ``L``.
     """
     if x.dim() != 2 or g.shape != (weights[-1].shape[0], x.shape[1]):
         raise ValueError(f"g must have the output's shape ({weights[-1].shape[0]}, {x.shape[1]}), "
@@ -182,6 +259,18 @@ def layer_gradient_norms(activation: str, depth: int = 30, width: int = 64, init
     :func:`make_weights` (``seed``), inputs ``x ~ N(0, 1)`` in ``batch`` columns and a
     fixed upstream ``g ~ N(0, 1)`` (both drawn from a generator seeded ``seed + 1``,
     ``x`` first). Returns a float64 numpy array of length ``depth``.
+
+    Args:
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        depth, width, batch: the network's depth and width and the batch size.
+        init, scale, seed: the weights (:func:`make_weights`).
+        batchnorm: normalise every ``z^(l)`` over the batch.
+        dtype: the computation's dtype.
+        device: ``"auto"`` or a device (:func:`.devices.resolve_device`).
+        **params: the activation's parameters.
+
+    Returns:
+        A float64 numpy array of length ``depth``.
     """
     weights, x, g = _square_network(depth, width, batch, init, scale, seed, dtype, device)
     return weight_gradient_norms(weights, x, g, activation, batchnorm=batchnorm, **params)
@@ -218,6 +307,16 @@ def mean_field_gain(activation: str, n_var_w: float, q0: float = 1.0, iterations
     input; ``chi > 1``: they explode; ``chi = 1``: the critical initialisation.
     ``q`` is clipped to ``[1e-12, 1e12]`` (for ReLU it never settles, but its chi does
     not depend on q). Returns ``(q*, chi)``.
+
+    Args:
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        n_var_w: ``n Var[w]``, positive.
+        q0: the initial variance.
+        iterations: the most iterations of the variance map (0: ``chi`` at ``q0``).
+        **params: the activation's parameters.
+
+    Returns:
+        ``(q_star, chi)``, floats.
     """
     _check_activation(activation)
     if n_var_w <= 0:
@@ -246,6 +345,19 @@ def critical_weight_std(activation: str, width: int, lo: float = 1e-3, hi: float
     is itself the fixed point, and chi jumps across 1 there (from about 0.70 to 1.41
     for Swish). The result is then that balance point, where chi at ``q = q0`` is
     close to 1 (about 1.07 for Swish, 1.06 for Mish).
+
+    Args:
+        activation: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        width: the layers' input width.
+        lo, hi: the bracket of the bisection.
+        tol: the relative tolerance.
+        **params: the activation's parameters.
+
+    Returns:
+        The critical weight standard deviation, a float.
+
+    Raises:
+        ValueError: chi does not cross 1 in ``[lo, hi]``.
     """
     def chi(std):
         return mean_field_gain(activation, width * std * std, **params)[1]
@@ -270,6 +382,13 @@ def layer_statistics(activation: str, depth: int = 30, width: int = 64, init: st
     flat float64 numpy arrays: the pre-activations ``z^(l)`` and activations ``a^(l)``
     over the whole batch, and the entries of ``grad_{W^(l)} L`` (autograd), for
     ``l = 1..depth``.
+
+    Args:
+        activation, depth, width, init, scale, batchnorm, batch, seed, dtype, device,
+            **params: as in :func:`layer_gradient_norms`.
+
+    Returns:
+        ``{"z": [...], "a": [...], "grad_w": [...]}``, lists of flat float64 arrays.
     """
     weights, x, g = _square_network(depth, width, batch, init, scale, seed, dtype, device)
     ws = [w.detach().clone().requires_grad_(True) for w in weights]
