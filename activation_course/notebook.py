@@ -127,6 +127,12 @@ def locate(expected: str | None = None) -> str:
     ``expected`` is the name the assignment was handed out with; it is only named
     in messages: the file is found, not assumed. Raises :class:`NotebookNotFound`
     when the notebook cannot be told apart from others in the folder.
+
+    Args:
+        expected: the handed-out file name, for messages only.
+
+    Returns:
+        The notebook's path relative to the working folder, a string.
     """
     path = _frontend_path()
     if path is not None and path.suffix == ".ipynb" and path.is_file():
@@ -184,6 +190,15 @@ class Notebook(otter.Notebook):
             self._handed_out_as = value
 
     def export(self, nb_path: str | None = None, *args, **kwargs):
+        """otter's export of this notebook, found by :func:`locate`, then the written answers.
+
+        Args:
+            nb_path: the notebook to export, or ``None`` to find this one.
+            *args, **kwargs: passed on to otter's ``Notebook.export``.
+
+        Returns:
+            What otter's export returns.
+        """
         if type(self)._grading_mode:
             return super().export(nb_path, *args, **kwargs)
         if nb_path is None:

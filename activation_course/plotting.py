@@ -8,7 +8,18 @@ from . import reference
 
 
 def plot_activation(name: str, z=None, ax=None, label=None, **params):
-    """Plot f and f' (autograd) of a reference activation on one axis; return the axis."""
+    """Plot f and f' (autograd) of a reference activation on one axis; return the axis.
+
+    Args:
+        name: an activation of :data:`activation_course.reference.ACTIVATIONS`.
+        z: the grid, or ``None`` for a default one.
+        ax: the matplotlib axis, or ``None`` for a new figure.
+        label: the legend's name (default: ``name``).
+        **params: the activation's parameters.
+
+    Returns:
+        The matplotlib axis.
+    """
     z = np.linspace(-5, 5, 801) if z is None else np.asarray(z, dtype=np.float64)
     f, df = reference.value_and_grad(name, z, **params)
     ax = ax or plt.gca()
@@ -29,6 +40,14 @@ def compare_to_reference(funcs: dict, z=None, ncols: int = 4):
     ``funcs`` maps a reference name to ``(f, f_grad)`` (either may be None). Draws one
     panel per activation with the reference f, f' as thin grey lines and the
     student's as coloured markers; returns the figure.
+
+    Args:
+        funcs: ``{reference name: (f, f_grad)}``, numpy functions or ``None``.
+        z: the grid, or ``None`` for a default one.
+        ncols: panels per row.
+
+    Returns:
+        The matplotlib figure.
     """
     z = np.linspace(-6, 6, 121) if z is None else np.asarray(z, dtype=np.float64)
     n = len(funcs)
@@ -78,6 +97,12 @@ def draw_neuron(n_inputs: int = 3):
     activation ``a_i = f(z_i)``. Dashed grey captions under both panels pair up the
     parts (dendrites/inputs, cell body/sum and activation, axon/output). Returns the
     figure.
+
+    Args:
+        n_inputs: the number of inputs drawn.
+
+    Returns:
+        The matplotlib figure.
     """
     fig, (bio, art) = plt.subplots(1, 2, figsize=(11, 3.9))
     for ax in (bio, art):
@@ -146,6 +171,12 @@ def draw_mlp(widths=(3, 4, 4, 2)):
     Layer ``l`` holds the column vectors ``z^(l)`` and ``a^(l)`` (``a^(0) = x``); the
     matrix ``W^(l)`` of shape ``(n_l, n_{l-1})`` sits on the edges from layer ``l-1``
     to layer ``l``, and one edge is labelled with its entry ``w^(l)_ij``.
+
+    Args:
+        widths: ``(n_0, ..., n_L)``, the layer widths.
+
+    Returns:
+        The matplotlib figure.
     """
     widths = [int(n) for n in widths]
     if len(widths) < 2 or min(widths) < 1:
@@ -202,6 +233,14 @@ def plot_layer_histograms(stats: dict, layers=(1, 10, 20, 30), bins: int = 60):
     zeros (ReLU outputs, and the gradients they cause) are left out of both panels
     (a logarithm of 0 does not exist, and a spike at 0 would flatten the rest); the
     panel title reports their largest share. Returns the figure.
+
+    Args:
+        stats: ``{row label: layer_statistics(...)}``.
+        layers: the 1-based layers to show.
+        bins: the histogram bins.
+
+    Returns:
+        The matplotlib figure.
     """
     n = len(stats)
     fig, axes = plt.subplots(n, 2, figsize=(10, 2.0 * n + 0.6), squeeze=False)

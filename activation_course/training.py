@@ -200,6 +200,12 @@ def activation_parameters(net: nn.Sequential) -> dict[str, float]:
 
     ``k`` counts hidden layers from 1. A parameter with several entries (a
     per-channel slope) is reported by its mean.
+
+    Args:
+        net: a network from :func:`make_mlp`.
+
+    Returns:
+        ``{"act<k>.<name>": float}``; empty when no activation has parameters.
     """
     out = {}
     k = 0
@@ -232,11 +238,19 @@ class History:
         return len(self.train_loss) - 1
 
     def final(self) -> dict[str, float]:
-        """The metrics after the last epoch."""
+        """The metrics after the last epoch.
+
+        Returns:
+            ``{metric: value}`` for the metrics of :data:`METRICS`.
+        """
         return {m: getattr(self, m)[-1] for m in METRICS}
 
     def to_frame(self):
-        """One row per epoch: activation, seed, epoch, the metrics, the activation parameters."""
+        """One row per epoch: activation, seed, epoch, the metrics, the activation parameters.
+
+        Returns:
+            A ``pandas.DataFrame`` with ``epochs + 1`` rows (epoch 0 first).
+        """
         import pandas as pd
 
         rows = {
@@ -290,6 +304,25 @@ def train(
     ``"auto"`` uses one thread on the CPU (the matrices are tiny, so more threads
     only add overhead, and on a shared machine they fight for cores) and leaves
     other devices alone; None leaves torch's setting alone; an int sets it.
+
+    Args:
+        activation_factory: a callable that builds the activation module, called once
+            per hidden layer (``torch.nn.ReLU``, ``lambda: Swish(trainable=True)``).
+        seed: seed of the initial weights and the batch order.
+        epochs: the number of passes over the training set (0: only the untrained network).
+        device: ``"auto"`` or a device.
+        hidden: the hidden widths.
+        lr, momentum, batch_size: the SGD.
+        dtype: the floating dtype of the weights and data.
+        data: a split (:mod:`activation_course.data`), or ``None`` for ``dataset``'s.
+        name: the activation's name in the History (default: the factory's name).
+        progress: show a progress bar.
+        num_threads: ``"auto"``, ``None`` or a positive integer.
+        dataset: ``"digits"`` or ``"mnist"``, when ``data`` is ``None``.
+        weight_gain: ``n Var[w]`` of the initial weights.
+
+    Returns:
+        The :class:`History` of the run (``epochs + 1`` points per curve).
     """
     if int(epochs) < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs!r}")
@@ -380,6 +413,19 @@ def compare(
     name to its own initial ``n Var[w]`` (others use ``weight_gain``, default 2).
     Other keyword arguments go to :func:`train`. One progress bar counts all epochs
     of all runs.
+
+    Args:
+        factories: ``{display name: activation factory}``, not empty.
+        seeds: the seeds, at least one.
+        epochs: the epochs of every run.
+        device: ``"auto"`` or a device.
+        progress: show one progress bar for all runs.
+        dataset: ``"digits"`` or ``"mnist"``.
+        weight_gains: ``{display name: n Var[w]}`` for some activations, or ``None``.
+        **train_kwargs: passed on to :func:`train`.
+
+    Returns:
+        The tidy ``pandas.DataFrame`` described above.
     """
     import pandas as pd
 
@@ -424,7 +470,16 @@ def compare(
 
 
 def summarize(table, metrics: Sequence[str] = METRICS):
-    """Mean and standard deviation over seeds of each metric at the last epoch, per activation."""
+    """Mean and standard deviation over seeds of each metric at the last epoch, per activation.
+
+    Args:
+        table: a table from :func:`compare`.
+        metrics: the metric columns to summarise.
+
+    Returns:
+        A ``pandas.DataFrame`` indexed by activation, with columns ``"<metric> mean"``
+        and ``"<metric> std"`` per metric.
+    """
     last = table[table["epoch"] == table["epoch"].max()]
     out = last.groupby("activation", observed=True)[list(metrics)].agg(["mean", "std"])
     out.columns = [f"{m} {stat}" for m, stat in out.columns]
@@ -437,6 +492,14 @@ def plot_comparison(table, metrics: Sequence[str] = ("train_loss", "test_acc"), 
     One panel per metric, one line per activation with a shaded band. Losses are
     drawn on a log scale, where mean - std can fall below zero: there the band's
     lower edge is clipped at the lowest seed's value.
+
+    Args:
+        table: a table from :func:`compare`.
+        metrics: the metric columns, one panel each.
+        axes: matplotlib axes to draw on (one per metric), or ``None`` for a new figure.
+
+    Returns:
+        The matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
@@ -482,6 +545,14 @@ def mean_ci(table, metric: str = "test_acc", level: float = 0.95):
     ``mean``, ``low``, ``high`` and ``n`` (the number of seeds): the interval is
     ``mean +- t_{level, n-1} * sd / sqrt(n)``, which treats the seeds as independent
     draws of the training randomness.
+
+    Args:
+        table: a table from :func:`compare`.
+        metric: the metric column.
+        level: the confidence level.
+
+    Returns:
+        The ``pandas.DataFrame`` described above.
     """
     from scipy import stats
 
@@ -503,6 +574,16 @@ def paired_difference(table, a: str, b: str, metric: str = "test_acc", epoch: in
     ``high`` (Student-t interval at ``level``), ``p_t`` (two-sided paired t test),
     ``wins`` (seeds with d_s > 0), ``losses`` (d_s < 0), ``p_sign`` (two-sided sign
     test on those, ties dropped), ``n`` and ``differences`` (the d_s by seed).
+
+    Args:
+        table: a table from :func:`compare`.
+        a, b: the two activations' display names.
+        metric: the metric column.
+        epoch: the epoch, or ``None`` for the last.
+        level: the confidence level.
+
+    Returns:
+        The ``dict`` described above.
     """
     from scipy import stats
 
