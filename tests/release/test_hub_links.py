@@ -19,6 +19,7 @@ import yaml
 
 from activation_course import hub
 from course_tools import release
+from course_tools.assign import masters
 from edition_support import REPO, run_in_venv
 
 HTML = REPO / "_build" / "html"
@@ -27,7 +28,7 @@ HUB_URL = CONFIG["launch_buttons"]["jupyterhub_url"].rstrip("/")
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"]["branch"]
 FOLDER = REPO_URL.rsplit("/", 1)[1]
-HWS = sorted(p.name for p in (REPO / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+HWS = sorted(masters())  # every assignment in solutions/
 
 
 class _Links(html.parser.HTMLParser):
