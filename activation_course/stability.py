@@ -63,6 +63,10 @@ def make_weights(widths: Sequence[int], init: str = "he", scale: float = 1.0, se
     ``std`` from :func:`init_std`. The draw uses its own generator seeded with
     ``seed`` (on the CPU, then moved), so a seed gives the same weights on any device.
 
+    These are the chapter's bias-free weight matrices in the note's column-vector
+    notation, for :func:`forward`, not a ``torch.nn`` network: the course's one
+    network builder is :func:`activation_course.training.make_mlp`.
+
     Args:
         widths: ``[n_0, ..., n_L]``, at least two widths.
         init: one of :data:`INITS`.

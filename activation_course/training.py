@@ -82,6 +82,8 @@ def _threads(n: int | None):
 #: weight_gain`` (2 by default: He's variance), with zero biases; ``"torch_default"``
 #: is ``torch.nn.Linear``'s own range, weights and biases uniform in
 #: +-1/sqrt(fan_in) (``fan_in Var[w] = 1/3``), drawn from the builder's generator.
+#: (The stability chapter's bias-free weight lists have their own normal initialisations,
+#: :data:`activation_course.stability.INITS`.)
 INITS = ("he_uniform", "torch_default")
 
 
