@@ -243,8 +243,22 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self.kill()
+        self._reap()
         with _ACTIVE_LOCK:
             ACTIVE.discard(self)
+
+    def _reap(self) -> None:
+        """Collect the killed kernel (bwrap) so that no zombie stays behind per submission."""
+        if not self.pid:
+            return
+        for _ in range(50):
+            try:
+                done, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # not our child, or already collected
+                return
+            if done:
+                return
+            time.sleep(0.01)
 
     def started(self, pid: int, inner: int | None = None) -> None:
         with self._lock:
