@@ -117,6 +117,7 @@ def _system_args() -> list[str]:
             args += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
+    args += ["--perms", "0755", "--dir", "/etc"]  # as made for a bind, it would be 0700
     for name in ETC_FILES:
         p = Path("/etc") / name
         if p.exists():
@@ -145,7 +146,7 @@ def command(m: Mounts, *, env: dict[str, str], argv: list[str], info_fd: int, ui
         args += ["--ro-bind", str(p), str(p)]
     args += ["--ro-bind", str(m.grader_dir / "passwd"), "/etc/passwd",
              "--ro-bind", str(m.grader_dir / "group"), "/etc/group"]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", str(INSIDE)]
     size = str(m.disk_bytes)
     for tmp in ("/tmp", "/dev/shm", str(SUBMISSION)):
         args += ["--perms", "1777", "--size", size, "--tmpfs", tmp]

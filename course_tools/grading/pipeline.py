@@ -119,7 +119,8 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
         obs = Observation(submission=sub.id, notes=prep.notes, shadowing=prep.shadowing,
                           messages=channel.messages, channel_problems=channel.problems, run=run,
                           timed_out=sb.timed_out, log_tail=log_tail, seconds=time.monotonic() - t0,
-                          kernel_pid=sb.pid, procs_capped=sb.procs_capped, sandboxed=isolate)
+                          kernel_pid=sb.pid, procs_capped=sb.procs_capped, procs_peak=sb.procs_peak,
+                          sandboxed=isolate)
         return decide(obs, a, limits)
     finally:
         if channel is not None:

