@@ -164,6 +164,10 @@ def start_kernel(spec: SpawnSpec, sandbox: "Sandbox", pass_fds: tuple[int, ...] 
             if spec.uid is not None:  # the sandboxed kernel runs as another uid
                 os.chmod(self.connection_file, 0o644)
 
+        def cleanup_ipc_files(self):
+            if not spec.isolate:  # the sockets vanish with the sandbox's tmpfs; its PID may be reused
+                super().cleanup_ipc_files()
+
     info_r = info_w = None
     if spec.isolate:
         info_r, info_w = os.pipe()
@@ -291,6 +295,7 @@ class Sandbox:
         with self._lock:
             self.killed = True
             pid, inner = self.pid, self.inner
+            self.inner = None  # once is enough (and its PID may be reused once it is reaped)
         if not pid:
             return
         if inner:  # the sandbox's PID 1 first: its namespace dies with it
