@@ -50,10 +50,17 @@ How to fix it:
   * bubblewrap missing: `sudo apt install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap`
     (Fedora), `sudo pacman -S bubblewrap` (Arch).
   * Ubuntu 23.10/24.04 and later restrict unprivileged user namespaces with AppArmor
-    (kernel.apparmor_restrict_unprivileged_userns=1). Allow bwrap with an AppArmor profile
-    (Ubuntu's documented fix; the bwrap-userns-restrict profile in apparmor's extra profiles),
-    or for this session only: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`.
-    Older Debian kernels: `sudo sysctl kernel.unprivileged_userns_clone=1`.
+    (kernel.apparmor_restrict_unprivileged_userns=1). Ubuntu's documented fix is a profile that
+    lets bwrap alone create them: write /etc/apparmor.d/bwrap with
+        abi <abi/4.0>,
+        include <tunables/global>
+        profile bwrap /usr/bin/bwrap flags=(unconfined) {
+          userns,
+          include if exists <local/bwrap>
+        }
+    then `sudo apparmor_parser -r /etc/apparmor.d/bwrap`. (Or, until the next boot and for every
+    program: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`.) Older Debian
+    kernels: `sudo sysctl kernel.unprivileged_userns_clone=1`.
   * Inside a container (Docker, Podman, CI runners), the default seccomp profile blocks the
     namespaces bubblewrap needs: run the container with `--security-opt seccomp=unconfined`
     (or a profile that allows clone/unshare of namespaces and mount), or grade outside it.

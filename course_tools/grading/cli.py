@@ -124,9 +124,6 @@ def _main(args) -> int:
     # otter reads the tests (a second or two) once the first kernel is starting
     a.defer_analysis(env.has_module)
     jobs = args.jobs or os.cpu_count() or 1
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
-                    threads=max(1, (os.cpu_count() or 1) // jobs), max_procs=args.max_procs,
-                    disk_mb=args.disk_mb)
     store = Store(out, a)
     records: dict[str, Result] = {}
     todo = []
@@ -137,6 +134,11 @@ def _main(args) -> int:
             records[s.id] = old
         else:
             todo.append((s, digest))
+    # BLAS/OpenMP threads per kernel: the cores shared by the kernels that run at once
+    running = max(1, min(jobs, len(todo)))
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
+                    threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
+                    disk_mb=args.disk_mb)
     skipped = len(subs) - len(todo)
     order = [s.id for s in subs]
 
