@@ -1,75 +1,102 @@
-"""The guard's channel: a loopback socket that accepts one connection (the guard's, made
-before any student code runs) and verifies every line: HMAC-SHA256 with a key only this
-process and the guard know, and consecutive sequence numbers. Anything else is recorded
-as a problem, which makes the row ``flagged``."""
+"""The guard's channel: one end of a socket pair that the kernel inherits (no address, so
+nothing else can connect, in or out of the sandbox). The tool first sends the guard its
+configuration (the HMAC key and the finish nonce among it: no file ever holds them), then
+verifies every line the guard sends back: HMAC-SHA256 with that key and consecutive
+sequence numbers. Anything else is recorded as a problem, which makes the row ``flagged``.
+
+The guard reads its configuration in the first cell the kernel runs, before any student
+code: a submission can only write to its copy of the descriptor, and cannot sign."""
 from __future__ import annotations
 
 import ast
 import hashlib
 import hmac
+import json
 import socket
 import threading
 
 MAX_CHANNEL_BYTES = 32 * 2**20
+ENV_FD = "ACGRADE_CHANNEL_FD"
 
 
 class Channel(threading.Thread):
-    """Receives and verifies the guard's messages (one connection, HMAC, sequence)."""
+    """Sends the guard its configuration and receives, verifies, its messages."""
 
     def __init__(self, key: bytes):
         super().__init__(daemon=True)
         self.key = key
-        self.srv = socket.create_server(("127.0.0.1", 0), backlog=1)
-        self.srv.settimeout(0.5)
-        self.port = self.srv.getsockname()[1]
+        self.sock, self._kernel_end = socket.socketpair()
+        self._kernel_end.set_inheritable(True)
         self.messages: list[tuple[str, object]] = []
         self.problems: list[str] = []
         self.stop = threading.Event()
-        self.connected = False
+        self._config = threading.Event()
+        self._config_bytes = b""
+
+    @property
+    def kernel_fd(self) -> int:
+        """The descriptor the kernel inherits (``pass_fds``), named to it by ``ENV_FD``."""
+        return self._kernel_end.fileno()
+
+    def spawned(self) -> None:
+        """The kernel has its copy: close ours (EOF then means every copy in the sandbox is gone)."""
+        self._kernel_end.close()
+
+    def send_config(self, config: dict) -> None:
+        """The guard's configuration: sent (by this thread) once it is known."""
+        self._config_bytes = json.dumps(config).encode() + b"\n"
+        self._config.set()
 
     def of_kind(self, kind: str) -> list:
         return [p for k, p in self.messages if k == kind]
 
     def close(self) -> None:
         self.stop.set()
-        self.join(timeout=5)
+        self._config.set()
+        if self.ident is not None:
+            self.join(timeout=5)
+        if self.is_alive():
+            return
+        self.sock.close()
+        try:
+            self._kernel_end.close()
+        except OSError:
+            pass
 
     def run(self):
-        conn = None
-        try:
-            while not self.stop.is_set():
-                try:
-                    conn, _ = self.srv.accept()
-                    break
-                except socket.timeout:
-                    continue
-        finally:
-            self.srv.close()  # one connection only: nobody can connect after the guard
-        if conn is None:
+        self._config.wait()
+        if self.stop.is_set() and not self._config_bytes:
             return
-        self.connected = True
-        conn.settimeout(0.5)
-        buf, total, expect = b"", 0, 1
-        with conn:
-            while True:
+        self.sock.settimeout(0.5)
+        try:
+            view = memoryview(self._config_bytes)
+            while view and not self.stop.is_set():
                 try:
-                    chunk = conn.recv(65536)
+                    view = view[self.sock.send(view):]
                 except socket.timeout:
-                    if self.stop.is_set():
-                        break
                     continue
-                except OSError:
+        except OSError:
+            return
+        buf, total, expect = b"", 0, 1
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                if self.stop.is_set():
                     break
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > MAX_CHANNEL_BYTES:
-                    self.problems.append("flooded the grader's channel")
-                    break
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    expect = self._line(line, expect)
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_CHANNEL_BYTES:
+                self.problems.append("flooded the grader's channel")
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                expect = self._line(line, expect)
         if buf.strip():
             self.problems.append("an incomplete message on the grader's channel")
 

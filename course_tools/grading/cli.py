@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .assignment import ToolError, open_assignment
+from .bwrap import SandboxUnavailable, probe
 from .environment import EnvError, ensure_env
 from .intake import Invalid, discover, prepare
 from .pipeline import grade_all
@@ -28,9 +29,10 @@ gradebook CSV with one row per submission: submission, status (graded, flagged,
 error, timeout, invalid), total, max, one column per question, message; per
 submission a JSON result and a feedback file for the student (results/ next to the
 CSV); a class summary (summary.md, summary.csv, histogram.png). Each kernel runs in
-its own process group under a wall-clock timeout, a memory cap and an output cap; a
-guard inside the kernel detects and neutralises tampering with the tests (status
-flagged). A re-run skips submissions already graded (same file contents) unless
+a bubblewrap sandbox of its own (no network, no view of this machine's files or
+processes, a private work folder and /tmp) under a wall-clock timeout and caps on
+memory, output, processes, CPU time and scratch disk; a guard inside the kernel
+detects and neutralises tampering with the tests (status flagged). A re-run skips submissions already graded (same file contents) unless
 --redo. Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
 
 EPILOG = """\
@@ -54,6 +56,12 @@ def parse_args(argv):
                    help="address-space cap per process (runner and kernel), MiB (default 4096)")
     p.add_argument("--max-output-mb", type=int, default=64,
                    help="cap on the output kept and on any file written, MiB (default 64)")
+    p.add_argument("--max-procs", type=int, default=256,
+                   help="cap on the processes and threads of one submission (default 256)")
+    p.add_argument("--disk-mb", type=int, default=512,
+                   help="size of each of the submission's work folder, /tmp and /dev/shm, MiB (default 512)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bubblewrap, with your rights (every row then says unsandboxed)")
     p.add_argument("--redo", action="store_true", help="grade again submissions that already have a result")
     p.add_argument("--autograder", help="use this autograder zip instead of autograder/HW/HW-autograder.zip")
     p.add_argument("--docker", action="store_true",
@@ -74,6 +82,10 @@ def parse_args(argv):
         p.error("--timeout must be positive")
     if args.memory_mb < 256:
         p.error("--memory-mb must be at least 256")
+    if args.max_procs < 32:
+        p.error("--max-procs must be at least 32")
+    if args.disk_mb < 16:
+        p.error("--disk-mb must be at least 16")
     if args.dry_run and not args.docker:
         p.error("--dry-run goes with --docker")
     return args
@@ -90,7 +102,7 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return _main(args)
-    except (ToolError, EnvError) as e:
+    except (ToolError, EnvError, SandboxUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
@@ -111,11 +123,14 @@ def _main(args) -> int:
         return docker(args, a.analyze(), subs, out, results_dir, written)
     env = ensure_env(a.environment_yml, cache=args.env_cache,
                      announce=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.no_sandbox:
+        print("warning: --no-sandbox: every submission runs with your rights, your files and your "
+              "network; rows say unsandboxed", file=sys.stderr)
+    else:
+        probe(env.python)  # once per run: refuses, with the fix, where no sandbox can be made
     # otter reads the tests (a second or two) once the first kernel is starting
     a.defer_analysis(env.has_module)
     jobs = args.jobs or os.cpu_count() or 1
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
-                    threads=max(1, (os.cpu_count() or 1) // jobs))
     store = Store(out, a)
     records: dict[str, Result] = {}
     todo = []
@@ -126,6 +141,11 @@ def _main(args) -> int:
             records[s.id] = old
         else:
             todo.append((s, digest))
+    # BLAS/OpenMP threads per kernel: the cores shared by the kernels that run at once
+    running = max(1, min(jobs, len(todo)))
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
+                    threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
+                    disk_mb=args.disk_mb)
     skipped = len(subs) - len(todo)
     order = [s.id for s in subs]
 
@@ -159,7 +179,8 @@ def _main(args) -> int:
         flush()
 
     try:
-        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work, on_start=started)
+        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work, on_start=started,
+                             isolate=not args.no_sandbox)
     finally:
         if bar is not None:
             bar.close()
@@ -169,7 +190,8 @@ def _main(args) -> int:
     print(summarize(recs, a)
           + (f"; {skipped} already graded, skipped" if skipped else "")
           + (f"; {ignored} other files ignored" if ignored else "")
-          + f"; {elapsed:.1f} s with {jobs} job(s)")
+          + f"; {elapsed:.1f} s with {jobs} job(s)"
+          + ("; UNSANDBOXED (--no-sandbox)" if args.no_sandbox else "; each in its bubblewrap sandbox"))
     print(class_report(recs, a, out.parent))
     if written is not None and complete:
         from ..written.scores import write_merged

@@ -1,6 +1,7 @@
 """The grading environment: the packages an autograder zip's ``environment.yml`` declares,
-built once into a cached virtual environment (keyed by that file's hash), and the one
-helper that builds every subprocess environment the tool starts.
+built once into a cached virtual environment (keyed by that file's hash), the one
+helper that builds every subprocess environment the tool starts, and the short, fixed
+environment of a grading kernel (``kernel_env``).
 
 Gradescope builds a conda environment from ``environment.yml`` and runs the kernel there;
 the course package is not installed, the checkout is not on the path. This module does the
@@ -77,6 +78,22 @@ def subprocess_env(*, bin_dir: Path | str | None = None, threads: int | None = N
             env.pop(k, None)
         else:
             env[k] = str(v)
+    return env
+
+
+# The only variables a grading kernel gets (with the tool's own ACGRADE_* ones): none of the
+# instructor's environment reaches a submission.
+SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+
+
+def kernel_env(*, bin_dir: Path | str, home: Path | str, threads: int, **extra: str) -> dict[str, str]:
+    """The whole environment of a grading kernel: PATH (the grading environment's scripts,
+    then the system's), HOME (the work folder), LANG, the thread counts, and ``extra``."""
+    env = {"PATH": os.pathsep.join([str(bin_dir), *SYSTEM_PATH]), "HOME": str(home), "LANG": "C.UTF-8",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JUPYTER_PLATFORM_DIRS": "1", "PYTHONNOUSERSITE": "1"}
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    env.update({k: str(v) for k, v in extra.items() if v is not None})
     return env
 
 

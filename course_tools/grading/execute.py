@@ -6,7 +6,7 @@ submission folder on ``sys.path``, seeds, checks for metadata tests) exactly as
 student cell; otter's export cell (run the tests not yet run, pickle the results from
 inside the kernel) is replaced by the finish cell, which asks the guard to do the same
 and send the results over the signed channel. nbclient runs it in this process, one
-thread per submission; the kernel is the grading environment's interpreter.
+thread per submission; the kernel is the grading environment's interpreter, in its sandbox.
 """
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .sandbox import KERNEL_NAME, Sandbox
+
+# In the sandbox, the work folder is a tmpfs: the prepared submission is copied in from its
+# read-only source (laid out once the kernel was already starting) before otter's cells run.
+STAGE_CELL = """\
+def _acgrade_stage(src, dest):
+    import os, shutil
+    for root, dirs, files in os.walk(src):
+        here = os.path.join(dest, os.path.relpath(root, src))
+        os.makedirs(here, exist_ok=True)
+        for name in files:
+            shutil.copyfile(os.path.join(root, name), os.path.join(here, name), follow_symlinks=False)
+_acgrade_stage({source!r}, {dest!r})
+del _acgrade_stage
+"""
 
 GUARD_CELL = """\
 def _acgrade_arm():
@@ -45,18 +59,22 @@ class RunReport:
 
 
 def build_notebook(nb, *, guard_path: Path, submission_dir: Path, tests_dir: Path, nonce: str,
-                   seed=None, seed_variable=None):
-    """otter's grading cells + the guard cell + the finish cell; returns
+                   seed=None, seed_variable=None, stage_from: Path | None = None):
+    """otter's grading cells + the guard cell + the finish cell (and, with ``stage_from``,
+    the cell that copies the submission in); paths are as the kernel sees them. Returns
     (notebook, stop_logging_server, index of the first student cell)."""
     import nbformat
-    from otter.execute.logging import start_server
     from otter.execute.preprocessor import GradingPreprocessor
     from traitlets.config import Config
 
     guard = nbformat.v4.new_code_cell(GUARD_CELL.format(path=str(guard_path)))
     guard.metadata["tags"] = [MARKER]
     nb.cells.insert(0, guard)
-    (host, port), stop = start_server()
+    if stage_from is None:
+        from otter.execute.logging import start_server
+        (host, port), stop = start_server()
+    else:  # no network in the sandbox: otter's debug log has nowhere to go (as with no listener)
+        (host, port), stop = ("127.0.0.1", 9), (lambda: None)
     c = Config()
     c.GradingPreprocessor.cwd = str(submission_dir)
     c.GradingPreprocessor.test_dir = str(tests_dir)
@@ -73,6 +91,9 @@ def build_notebook(nb, *, guard_path: Path, submission_dir: Path, tests_dir: Pat
         stop()
         raise
     nb.cells[-1] = nbformat.v4.new_code_cell(FINISH_CELL.format(nonce=nonce))
+    if stage_from is not None:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(STAGE_CELL.format(source=str(stage_from),
+                                                                       dest=str(submission_dir))))
     # otter inserts its set-up cells at the top, so the guard, inserted first, sits
     # right after them and right before the first student cell.
     idx = next(i for i, cell in enumerate(nb.cells) if MARKER in cell.metadata.get("tags", []))
@@ -120,7 +141,7 @@ def run_notebook(nb_dict: dict, sandbox: Sandbox, km, prepare) -> RunReport:
 
     client = SandboxedClient(nb, km=km, timeout=None, kernel_name=KERNEL_NAME, allow_errors=True,
                              shutdown_kernel="immediate", startup_timeout=120,
-                             resources={"metadata": {"path": str(spec.cwd)}})
+                             resources={"metadata": {"path": str(spec.kernel_cwd)}})
     try:
         client.execute()
         report.finished = True

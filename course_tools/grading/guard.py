@@ -32,21 +32,22 @@ a time is hopeless; the guard defends the mechanism instead:
    functions are wrapped so that a return value whose class comes from the
    submission and overrides comparison/array protocols (an object that "equals"
    anything) is caught.
-4. **The verdict leaves the kernel on an authenticated channel**: a socket to the
-   grading tool, connected before student code runs (the tool accepts one
-   connection only), every message HMAC-signed with a key that exists only in the
+4. **The verdict leaves the kernel on an authenticated channel**: one end of a socket
+   pair the kernel inherits from the grading tool (no address: nothing can connect to
+   it), read before student code runs for this configuration (the key never touches a
+   file), every message HMAC-signed with a key that exists only in the
    hook's closure and numbered in sequence. Violations are sent the moment they
    are seen, so later student code cannot take them back; a forged, reordered or
    missing message is itself a finding for the tool.
 
 Nothing here is reachable from student code: the kernel loads this file with
 ``runpy.run_path`` (it is not in ``sys.modules``), the state lives in closures of the
-hook, the module's helpers use builtins bound when the file is loaded, and the config
-file is deleted on reading. ``take_snapshot``/``diff``/``restore`` are plain functions
+hook, the module's helpers use builtins bound when the file is loaded, and the
+configuration arrives on the channel (no file holds it). ``take_snapshot``/``diff``/``restore`` are plain functions
 of a module table so that they can be unit-tested outside a kernel. The file needs
 only the standard library and otter: it runs in the grading environment, where the
-course's packages are not installed. This is a tamper *detector* for honest-but-tempted students, not a
-sandbox against hostile code (see the README: ``--docker`` for isolation).
+course's packages are not installed. This is a tamper *detector* for honest-but-tempted students;
+isolation from the machine is the sandbox's job (``bwrap``: the kernel runs in bubblewrap).
 """
 
 
@@ -236,7 +237,7 @@ def library_roots_here():
 
 
 # ------------------------------------------------------------------------- the guard
-def arm(cfg_path=None):  # noqa: C901  (one closure on purpose: no state reachable from outside)
+def arm(cfg_fd=None):  # noqa: C901  (one closure on purpose: no state reachable from outside)
     import _hashlib
     import _socket
     import copy
@@ -247,10 +248,19 @@ def arm(cfg_path=None):  # noqa: C901  (one closure on purpose: no state reachab
     import traceback
     import types
 
-    cfg_path = cfg_path or os.environ.pop("ACGRADE_GUARD_CONFIG")
-    with open(cfg_path) as f:
-        cfg = json.load(f)
-    os.unlink(cfg_path)
+    # The channel: a socket inherited from the tool (no address). Its first line is this
+    # configuration, key and nonce included; they exist nowhere else in the sandbox.
+    fd = _int(cfg_fd if cfg_fd is not None else os.environ.pop("ACGRADE_CHANNEL_FD"))
+    os.set_inheritable(fd, False)
+    sock = _socket.socket(fileno=fd)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("the grading tool closed the channel before sending the configuration")
+        buf += chunk
+    cfg = json.loads(buf)
+    del buf
     pol = cfg["policy"]
 
     key = bytes.fromhex(cfg["key"])
@@ -322,8 +332,6 @@ def arm(cfg_path=None):  # noqa: C901  (one closure on purpose: no state reachab
              "violations": [], "results": {}, "run_violations": 0}
 
     # ------------------------------------------------------------------ channel
-    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    sock.connect(("127.0.0.1", cfg["port"]))
     _send = sock.sendall
 
     def emit(kind, payload):

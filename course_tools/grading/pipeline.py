@@ -12,10 +12,10 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import guard, policy, sandbox
+from . import bwrap, guard, policy, sandbox
 from .assignment import Assignment
 from .channel import Channel
-from .environment import GradingEnv, subprocess_env
+from .environment import GradingEnv, kernel_env
 from .execute import build_notebook, run_notebook
 from .intake import Invalid, Prepared, Raw, Submission, prepare, read
 from .record import Result
@@ -48,51 +48,70 @@ def layout(work: Path, sub: Submission, prep: Prepared, a: Assignment) -> tuple[
     return subdir, nb_path, support_files
 
 
+def _readable(root: Path) -> None:
+    """As root the sandboxed kernel runs as another uid: it must read what it is given
+    (the work folder itself stays private to the tool: mkdtemp makes it 0700)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | 0o444)
+
+
 def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits: Limits,
-              keep_work: bool = False) -> Result:
+              keep_work: bool = False, isolate: bool = True) -> Result:
     """The kernel is spawned first (it starts while the rest is prepared here), then the
-    submission is checked in full, laid out, and the graded notebook executed."""
+    submission is checked in full, laid out, and the graded notebook executed. With
+    ``isolate`` (the default) the kernel runs in its bubblewrap sandbox (``bwrap``)."""
     work = Path(tempfile.mkdtemp(prefix="acgrade-"))
     t0 = time.monotonic()
+    channel = None
     try:
         subdir, grader_dir = work / "submission", work / "grader"
         subdir.mkdir()
         grader_dir.mkdir()
-        guard_path = grader_dir / "acgrade_guard.py"
-        shutil.copyfile(GUARD_SOURCE, guard_path)
+        shutil.copyfile(GUARD_SOURCE, grader_dir / "acgrade_guard.py")
         key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
         channel = Channel(key)
-        cfg_path = work / f"guard-{secrets.token_hex(8)}.json"
+        uid = bwrap.sandbox_uid() if isolate and bwrap.privileged() else None
+        # the paths as the kernel sees them
+        k_sub = bwrap.SUBMISSION if isolate else subdir
+        k_grader = bwrap.GRADER if isolate else grader_dir
         spec = SpawnSpec(python=env.python, cwd=subdir, limits=limits, grader_dir=grader_dir,
-                         log=work / "kernel.log",
-                         env=subprocess_env(bin_dir=env.bin_dir, threads=limits.threads,
-                                            drop_python_vars=True, VIRTUAL_ENV=str(env.root),
-                                            MPLBACKEND=None,  # ipykernel's inline, as on Gradescope
-                                            ACGRADE_GUARD_CONFIG=str(cfg_path)))
+                         log=work / "kernel.log", isolate=isolate, env_root=env.root, uid=uid,
+                         env=kernel_env(bin_dir=env.bin_dir, home=k_sub, threads=limits.threads,
+                                        VIRTUAL_ENV=str(env.root), ACGRADE_CHANNEL_FD=str(channel.kernel_fd)))
         with Sandbox(spec) as sb:
-            km = start_kernel(spec, sb)
+            try:
+                km = start_kernel(spec, sb, pass_fds=(channel.kernel_fd,))
+            finally:
+                channel.spawned()
+            channel.start()
             try:
                 prep = prepare(sub, a, has_module=env.has_module, raw=raw)
             except Invalid as e:
                 return Result.invalid(sub.id, a.wait().total_max, str(e))
             _, _, support_files = layout(work, sub, prep, a)
+            if uid is not None:
+                _readable(subdir)
+
+            def inside(p) -> str:
+                return str(k_sub / Path(p).relative_to(subdir))
 
             def prepare_cells(nb):
                 """Once the kernel answers: the guard's configuration and the graded notebook."""
                 a.wait()
-                fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    json.dump({"key": key.hex(), "nonce": nonce, "port": channel.port,
-                               "tests_dir": str(subdir / "tests"),
-                               "tests": [str(p) for p in sorted((subdir / "tests").glob("*.py"))],
-                               "watch": a.watch, "support": a.support, "support_files": support_files,
-                               "library_dirs": [str(grader_dir)], "submission_dir": str(subdir),
-                               "bases": a.bases, "policy": policy.guard_policy()}, f)
-                return build_notebook(nb, guard_path=guard_path, submission_dir=subdir,
-                                      tests_dir=subdir / "tests", nonce=nonce, seed=a.seed,
-                                      seed_variable=a.seed_variable)
+                channel.send_config({
+                    "key": key.hex(), "nonce": nonce, "tests_dir": str(k_sub / "tests"),
+                    "tests": [inside(p) for p in sorted((subdir / "tests").glob("*.py"))],
+                    "watch": a.watch, "support": a.support, "support_files": [inside(p) for p in support_files],
+                    "library_dirs": [str(k_grader)], "submission_dir": str(k_sub),
+                    "bases": a.bases, "policy": policy.guard_policy()})
+                return build_notebook(nb, guard_path=k_grader / "acgrade_guard.py", submission_dir=k_sub,
+                                      tests_dir=k_sub / "tests", nonce=nonce, seed=a.seed,
+                                      seed_variable=a.seed_variable, stage_from=bwrap.SOURCE if isolate else None)
 
-            channel.start()
             run = run_notebook(prep.notebook, sb, km, prepare_cells)
         channel.close()
         a.wait()
@@ -100,9 +119,12 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
         obs = Observation(submission=sub.id, notes=prep.notes, shadowing=prep.shadowing,
                           messages=channel.messages, channel_problems=channel.problems, run=run,
                           timed_out=sb.timed_out, log_tail=log_tail, seconds=time.monotonic() - t0,
-                          kernel_pid=sb.pid)
+                          kernel_pid=sb.pid, procs_capped=sb.procs_capped, procs_peak=sb.procs_peak,
+                          sandboxed=isolate)
         return decide(obs, a, limits)
     finally:
+        if channel is not None:
+            channel.close()
         if keep_work:
             print(f"[kept] {sub.id}: {work}", file=sys.stderr)
         else:
@@ -110,20 +132,20 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
 
 
 def grade_submission(sub: Submission, a: Assignment, env: GradingEnv, limits: Limits,
-                     keep_work: bool = False) -> Result:
+                     keep_work: bool = False, isolate: bool = True) -> Result:
     """Quick checks, then one sandboxed run; whatever happens, a row."""
     try:
         raw = read(sub, a)
     except Invalid as e:
         return Result.invalid(sub.id, a.wait().total_max, str(e))
     try:
-        return grade_one(sub, raw, a, env, limits, keep_work=keep_work)
+        return grade_one(sub, raw, a, env, limits, keep_work=keep_work, isolate=isolate)
     except Exception as e:  # the tool's own failure on this one: still a row
         return Result.tool_error(sub.id, a.wait().total_max, f"grading tool error: {type(e).__name__}: {e}")
 
 
 def grade_all(todo: list, a: Assignment, env: GradingEnv, limits: Limits, jobs: int, on_done,
-              keep_work: bool = False, on_start=None) -> bool:
+              keep_work: bool = False, on_start=None, isolate: bool = True) -> bool:
     """Grade ``todo`` (pairs of submission and file hash), calling ``on_start()`` once the
     kernels are on their way and ``on_done(result, sub, digest)`` as each finishes.
     Returns False when interrupted (Ctrl-C): every kernel is killed (its process group and
@@ -132,7 +154,7 @@ def grade_all(todo: list, a: Assignment, env: GradingEnv, limits: Limits, jobs: 
     futures = {}
     interrupted = False
     try:
-        futures = {pool.submit(grade_submission, s, a, env, limits, keep_work): (s, d) for s, d in todo}
+        futures = {pool.submit(grade_submission, s, a, env, limits, keep_work, isolate): (s, d) for s, d in todo}
         if on_start is not None:
             on_start()
         pending = set(futures)

@@ -23,6 +23,9 @@ class Observation:
     log_tail: str = ""
     seconds: float = 0.0
     kernel_pid: int | None = None
+    procs_capped: int = 0                 # processes alive when the watchdog stopped a fork bomb
+    procs_peak: int = 0                   # the most processes seen at once
+    sandboxed: bool = True
     extra: dict = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list:
@@ -57,6 +60,14 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
         notes.append("the kernel hit MemoryError outside the student's cells (output too large?)")
     if mem_err:
         notes.append(f"ran out of memory (cap {limits.memory_mb} MiB)")
+    if any("No space left on device" in str(e.get("evalue", "")) or "[Errno 28]" in str(e.get("evalue", ""))
+           for e in ems):
+        notes.append(f"filled its scratch space (the work folder, /tmp and /dev/shm: {limits.disk_mb} MiB each)")
+    if any(e.get("ename") == "BlockingIOError" or "Resource temporarily unavailable" in str(e.get("evalue", ""))
+           for e in ems):
+        notes.append(f"hit the process cap ({limits.max_procs} processes and threads)")
+    if obs.procs_peak >= limits.max_procs // 2 and not obs.procs_capped:
+        notes.append(f"ran up to {obs.procs_peak} processes at once (cap {limits.max_procs})")
     if run.output_truncated:
         notes.append(f"output flood: {run.output_truncated / 2**20:.0f} MiB of output dropped")
 
@@ -93,6 +104,10 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
         msg = f"tampering: {head}"
         msg += (f"; tampering neutralised, {total:g}/{a.total_max:g} on the submission's own code"
                 if scores else "; no score")
+    elif obs.procs_capped:
+        status, total, scores, questions = "error", 0.0, {}, []
+        msg = (f"stopped a fork bomb: {obs.procs_capped} processes alive (cap {limits.max_procs}) "
+               "for several seconds; every process killed")
     elif obs.timed_out:
         status, total, scores, questions = "timeout", 0.0, {}, []
         msg = f"timed out after {limits.timeout:g} s; every process killed"
@@ -108,8 +123,8 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
             msg = "the grader failed inside the kernel: " + str(guard_errors[0]).strip().splitlines()[-1][:200]
         elif run.dead_kernel:
             msg = (f"the kernel died in cell {run.dead_cell if run.dead_cell is not None else '?'} "
-                   f"(os._exit, a crash, the {limits.memory_mb} MiB memory cap or the "
-                   f"{limits.max_output_mb} MiB file-size cap)")
+                   f"(os._exit, a crash, the {limits.memory_mb} MiB memory cap, the "
+                   f"{limits.max_output_mb} MiB file-size cap or the {limits.cpu_seconds} s CPU-time cap)")
         elif run.runner_error:
             msg = "could not execute the notebook: " + run.runner_error.strip().splitlines()[-1][:200]
         elif "armed" not in kinds:
@@ -117,6 +132,8 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
                 obs.log_tail.strip().splitlines()[-1][:200] if obs.log_tail.strip() else "no output")
         else:
             msg = "grading did not finish (the grader sent no report)"
+    if not obs.sandboxed:
+        notes.append("unsandboxed")
     return Result(submission=obs.submission, status=status, total=round(total, 5), max=a.total_max,
                   message="; ".join([msg] + notes), scores={q: round(s, 5) for q, s in scores.items()},
                   questions=questions, violations=violations, channel_problems=list(obs.channel_problems),

@@ -40,6 +40,16 @@ def test_subprocess_env_drops_what_would_leak_the_checkout(monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_kernels_environment_has_none_of_the_instructors_variables(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    env = environment.kernel_env(bin_dir="/env/bin", home="/autograder/submission", threads=2, ACGRADE_X="1")
+    assert set(env) == {"PATH", "HOME", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                        "PYDEVD_DISABLE_FILE_VALIDATION", "JUPYTER_PLATFORM_DIRS", "PYTHONNOUSERSITE", "ACGRADE_X"}
+    assert env["PATH"].split(":")[0] == "/env/bin" and env["HOME"] == "/autograder/submission"
+    assert env["OMP_NUM_THREADS"] == "2" and "secret" not in env.values()
+
+
 def test_the_grading_environment_is_gradescopes_not_the_checkouts(tmp_path):
     """The course zip's environment: otter and the declared packages, no course package,
     nothing of the checkout importable, even with PYTHONPATH pointing at it."""

@@ -87,3 +87,28 @@ def test_the_kernelspec_names_the_launcher_with_limits(tmp_path):
     env = s.kernel_env()
     assert env["ACGRADE_LIMIT_AS"] == str(4096 * 2**20) and env["ACGRADE_LIMIT_FSIZE"] == str(64 * 2**20)
     assert "RLIMIT_CORE" in LAUNCHER and os.path.basename(argv[1]) == "acgrade_kernel.py"
+
+
+def test_the_sandboxed_kernelspec_runs_bwrap_with_only_the_kernels_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUCTOR_TOKEN", "secret")
+    (tmp_path / "sub").mkdir()
+    s = SpawnSpec(python=Path(sys.executable), cwd=tmp_path / "sub", limits=Limits(max_procs=99, disk_mb=64),
+                  env={"PATH": "/usr/bin", "HOME": "/autograder/submission"}, grader_dir=tmp_path / "grader",
+                  log=tmp_path / "log", isolate=True)
+    kdir = s.write_kernelspec(info_fd=7)
+    argv = __import__("json").loads((kdir / "acgrade-python3" / "kernel.json").read_text())["argv"]
+    assert os.path.basename(argv[0]) == "bwrap"
+    for flag in ("--die-with-parent", "--new-session", "--clearenv", "--info-fd"):
+        assert flag in argv, flag
+    assert "--unshare-all" in argv or {"--unshare-net", "--unshare-pid"} <= set(argv)
+    names = {argv[i + 1] for i, a in enumerate(argv) if a == "--setenv"}
+    assert names == {"PATH", "HOME", "ACGRADE_LIMIT_AS", "ACGRADE_LIMIT_FSIZE", "ACGRADE_LIMIT_NPROC",
+                     "ACGRADE_LIMIT_CPU", "ACGRADE_PRELOAD"}
+    assert "secret" not in " ".join(argv)
+    assert argv[-3:] == ["/autograder/grader/acgrade_kernel.py", "-f", "/autograder/grader/connection.json"]
+    # the work folder is a tmpfs of the given size; the tool's folders are bound read-only
+    i = argv.index("/autograder/submission")
+    assert argv[i - 1] == "--tmpfs" and argv[i - 2] == str(64 * 2**20)
+    assert ["--ro-bind", str(tmp_path / "sub"), "/autograder/source"] == argv[argv.index("/autograder/source") - 2:
+                                                                              argv.index("/autograder/source") + 1]
+    assert s.kernel_env()["ACGRADE_LIMIT_NPROC"] == "99"

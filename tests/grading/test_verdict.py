@@ -60,3 +60,25 @@ def test_missing_violation_reports_and_channel_problems_flag():
 def test_no_final_report(run, timed_out, status, says):
     r = decide(obs([("armed", {})], run=run, timed_out=timed_out), A, Limits())
     assert r.status == status and says in r.message and r.total == 0 and r.scores == {}
+
+
+def test_a_fork_bomb_stopped_by_the_watchdog_is_an_error_that_says_so():
+    r = decide(obs([("armed", {})], run=RunReport(dead_kernel=True, dead_cell=3), procs_capped=140),
+               A, Limits(max_procs=256))
+    assert r.status == "error" and "fork bomb" in r.message and "140 processes" in r.message and r.total == 0
+
+
+def test_full_scratch_space_and_the_process_cap_are_named():
+    run = RunReport(finished=True, cell_errors=[
+        {"cell": 2, "ename": "OSError", "evalue": "[Errno 28] No space left on device"},
+        {"cell": 3, "ename": "BlockingIOError", "evalue": "[Errno 11] Resource temporarily unavailable"}])
+    r = decide(obs([("armed", {}), final({"q1": 2, "q2": 3})], run=run), A, Limits(disk_mb=64, max_procs=99))
+    assert r.status == "graded" and r.total == 5
+    assert "filled its scratch space" in r.message and "64 MiB" in r.message and "process cap (99" in r.message
+
+
+def test_every_unsandboxed_row_says_so():
+    for messages in ([("armed", {}), final({"q1": 2, "q2": 3})], [("armed", {})]):
+        r = decide(obs(messages, sandboxed=False), A, Limits())
+        assert r.message.endswith("; unsandboxed")
+    assert "unsandboxed" not in decide(obs([("armed", {}), final({"q1": 2, "q2": 3})]), A, Limits()).message
