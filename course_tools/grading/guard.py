@@ -464,6 +464,14 @@ def arm(cfg_fd=None):  # noqa: C901  (one closure on purpose: no state reachable
             except _BaseException:
                 pass
 
+    # Library first uses that change the library itself (policy.WARMUPS), done before
+    # the snapshot so that the student's own first use finds them done.
+    for root, code in cfg.get("warmups", []):
+        if root in watch_roots:
+            try:
+                exec(compile(code, f"<acgrade warm-up of {root}>", "exec"), {"__name__": "acgrade_warmup"})
+            except _BaseException:
+                pass
     snap = _take(_modules, watch_roots, is_strict)
     for tf in test_files:  # the tests' own functions (exception-format tests)
         for case in tf.test_cases:

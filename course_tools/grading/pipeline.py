@@ -48,6 +48,12 @@ def layout(work: Path, sub: Submission, prep: Prepared, a: Assignment) -> tuple[
     return subdir, nb_path, support_files
 
 
+def _code_of(nb: dict) -> str:
+    """The submission's code cells, joined (what ``policy.warmups_for`` looks at)."""
+    return "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(c.get("source", ""))
+                     for c in nb.get("cells", []) if c.get("cell_type") == "code")
+
+
 def _readable(root: Path) -> None:
     """As root the sandboxed kernel runs as another uid: it must read what it is given
     (the work folder itself stays private to the tool: mkdtemp makes it 0700)."""
@@ -107,7 +113,8 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
                     "tests": [inside(p) for p in sorted((subdir / "tests").glob("*.py"))],
                     "watch": a.watch, "support": a.support, "support_files": [inside(p) for p in support_files],
                     "library_dirs": [str(k_grader)], "submission_dir": str(k_sub),
-                    "bases": a.bases, "policy": policy.guard_policy()})
+                    "bases": a.bases, "policy": policy.guard_policy(),
+                    "warmups": policy.warmups_for(_code_of(prep.notebook))})
                 return build_notebook(nb, guard_path=k_grader / "acgrade_guard.py", submission_dir=k_sub,
                                       tests_dir=k_sub / "tests", nonce=nonce, seed=a.seed,
                                       seed_variable=a.seed_variable, stage_from=bwrap.SOURCE if isolate else None)

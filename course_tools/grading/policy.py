@@ -9,6 +9,9 @@ find modules. The guard receives all of this in its configuration; nothing else 
 * ``FRAME_ATTRS``: attributes that lead into the grader's frames.
 * ``BUILTINS_SKIP``: names IPython itself keeps changing in builtins.
 * ``WATCHED_DUNDERS``: special names whose replacement counts (others are bookkeeping).
+* ``WARMUPS``: library code the guard runs before its snapshot, for a submission whose
+  code mentions one of the triggers: first uses that change a library's own classes and
+  globals (so that the student's honest first use is not mistaken for tampering).
 
 What is *not* tampering: a library rebinding a watched name while a library module is
 being imported (torch's ``torch.package`` replaces ``inspect.getfile`` when imported), or
@@ -37,6 +40,29 @@ BUILTINS_SKIP = ("_", "__", "___", "get_ipython", "display", "exit", "quit", "__
 WATCHED_DUNDERS = ("__eq__", "__ne__", "__call__", "__init__", "__new__", "__getattr__",
                    "__getattribute__", "__bool__", "__array_function__", "__array_ufunc__",
                    "__torch_function__", "__import__")
+
+# (watched root, triggers in the submission's code, code). A first optimizer, torch.compile
+# or anything else that imports torch._dynamo rebinds torch.manual_seed, registers
+# properties on torch.compiler's CacheInfo and sets module globals; torch.optim wraps each
+# optimizer class's ``step`` the first time one is made. About 1 s, so only when needed.
+_TORCH_WARMUP = """
+import torch, torch._dynamo
+_p = torch.nn.Parameter(torch.zeros(1))
+for _name in dir(torch.optim):
+    _cls = getattr(torch.optim, _name)
+    if isinstance(_cls, type) and issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer:
+        try:
+            _cls([_p])
+        except Exception:
+            pass
+"""
+WARMUPS = (("torch", ("optim", "compile", "dynamo"), _TORCH_WARMUP),)
+
+
+def warmups_for(source: str) -> list[list[str]]:
+    """``[root, code]`` of each warm-up a submission's code (``source``) calls for."""
+    return [[root, code] for root, triggers, code in WARMUPS if any(t in source for t in triggers)]
+
 
 # Wrapper modules skipped when deciding who made a call (ctypes.string_at -> the caller).
 THIN_WRAPPERS = ("ctypes", "inspect", "io", "pathlib", "codecs")

@@ -5,6 +5,7 @@ of a non-strict module) are not reported."""
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,33 @@ def test_the_guard_file_needs_only_the_standard_library_and_otter():
     mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not mods & {"course_tools", "activation_course"}, mods
+
+
+def test_torch_warmup_leaves_nothing_for_a_students_first_optimizer_to_change():
+    """Without the warm-up a first optimizer changes torch's own classes and globals (what
+    the guard's diff would report as tampering); after it, a first SGD and Adam change
+    nothing. Run in a fresh interpreter: the warm-up's effects last for the process."""
+    import subprocess
+    import sys
+    from course_tools.grading import policy
+
+    assert policy.warmups_for("x = np.sin(z)\n") == []
+    (root, code), = policy.warmups_for("opt = torch.optim.SGD(model.parameters(), lr=0.1)\n")
+    assert root == "torch"
+    script = f"""
+import sys, torch
+from course_tools.grading import guard
+if sys.argv[1] == "warm":
+    exec({code!r}, {{}})
+snap = guard.take_snapshot(sys.modules, {{"torch"}}, lambda n: False)
+model = torch.nn.Linear(4, 1)
+for opt in (torch.optim.SGD(model.parameters(), lr=0.1), torch.optim.Adam(model.parameters())):
+    model(torch.randn(8, 4)).pow(2).mean().backward()
+    opt.step()
+print(guard.diff(snap))
+"""
+    cold, warm = (subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True,
+                                 timeout=300, cwd=Path(__file__).resolve().parents[2]) for mode in ("cold", "warm"))
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    assert "SGD.step" in cold.stdout, cold.stdout  # the detector sees the first use without it
+    assert warm.stdout.strip() == "[]", warm.stdout

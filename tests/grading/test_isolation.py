@@ -204,6 +204,8 @@ HONEST = {
 # first use, from the student's call stack): recorded here so that a fix shows.
 TORCH_OPTIM = ("import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
                "loss = model(torch.randn(8, 4)).pow(2).mean(); loss.backward(); opt.step()\n")
+# what the allowance for torch.optim's own rebinding must not let through
+SGD_STEP = ("import torch\ntorch.optim.SGD.step = lambda self, closure=None: None\n" + TORCH_OPTIM)
 SUPPORT = ("data = open('data/values.csv').read().split(',')\n"
            "assert [float(v) for v in data] == [1.0, 2.5, -3.0]\n")
 
@@ -234,7 +236,8 @@ def isolation(fixhw, tmp_path_factory):
            "subs": subs, "port": listener.port, "abstract": listener.abstract, "host_vars": host_vars(env)}
     home_canary = Path.home() / f".acgrade-canary-{TOKEN}"
     home_canary.write_text(TOKEN)
-    cells = {**attacks(ctx), **HONEST, "victim_zz": "victim = True\n", "h_torch_optim": TORCH_OPTIM}
+    cells = {**attacks(ctx), **HONEST, "victim_zz": "victim = True\n", "h_torch_optim": TORCH_OPTIM,
+             "a_sgd_step": SGD_STEP}
     for name, src in cells.items():  # each under the assignment's own file name, as handed out
         (subs / name).mkdir()
         nbformat.write(notebook(fixhw["solution"], append=[src]), subs / name / "fixhw.ipynb")
@@ -334,10 +337,16 @@ def test_honest_work_keeps_full_marks(isolation, name):
     assert r["message"] == says, r["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="the guard flags torch.optim's own wrapping of SGD.step (sandbox or not)")
 def test_torch_optim_is_not_flagged(isolation):
+    """torch.optim wraps SGD.step itself on the first SGD(...) (policy.LIBRARY_REBINDS)."""
     r = row(isolation, "h_torch_optim")
-    assert r["status"] == "graded" and float(r["total"]) == 5.0, r
+    assert r["status"] == "graded" and float(r["total"]) == 5.0, r["message"]
+    assert r["message"] == "5/5; all tests passed", r["message"]
+
+
+def test_rebinding_sgd_step_by_hand_is_still_flagged(isolation):
+    r = row(isolation, "a_sgd_step")
+    assert r["status"] == "flagged" and "SGD.step" in r["message"], r
 
 
 def test_the_attacks_work_without_a_sandbox(tmp_path):
