@@ -324,6 +324,12 @@ def site(server):
                         page.wait_for_selector("#search-results ul.search li", timeout=30_000)
                     except Exception:
                         pass  # reported by test_search_finds_mish
+                # the theme sets its colour mode from the system setting by script, and
+                # colours fade in (CSS transitions): measure contrast once both are done
+                page.wait_for_function("(s) => document.documentElement.dataset.theme === s",
+                                       arg=scheme, timeout=10_000)
+                page.evaluate("() => Promise.race([Promise.all(document.getAnimations().map(a => a.finished)),"
+                              " new Promise(r => setTimeout(r, 2000))])")  # an endless one: 2 s
                 result = run_axe(page)
                 observed["axe_version"] = result["version"]
                 observed["axe"][scheme][rel] = result["violations"]

@@ -103,8 +103,10 @@ def attacks(ctx: dict) -> dict[str, str]:
                     f"for p in [{str(drop / 'from_sandbox.txt')!r}, {os.path.join(home, 'acgrade-' + TOKEN)!r},\n"
                     f"          {'/tmp/acgrade-shared-' + TOKEN!r}, {str(repo / ('acgrade-' + TOKEN))!r}]:\n"
                     "    try:\n        open(p, 'w').write('x'); wrote.append(p)\n    except OSError:\n        pass\n"
-                    # writes into the private /tmp work; the test checks the host's /tmp afterwards
-                    "wrote = [p for p in wrote if not p.startswith('/tmp/')]\n" + _leak_check("wrote")),
+                    # the shared /tmp path is writable in the sandbox's private /tmp too; the test
+                    # checks the host's /tmp afterwards (other paths may lie under the host's /tmp
+                    # when the checkout does: they must not be writable from inside)
+                    f"wrote = [p for p in wrote if p != {'/tmp/acgrade-shared-' + TOKEN!r}]\n" + _leak_check("wrote")),
         "a_env": ("import os, subprocess\n"
                   f"found = [k for k, v in os.environ.items() if {TOKEN!r} in v]\n"
                   "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
@@ -251,9 +253,11 @@ def isolation(fixhw, tmp_path_factory):
     out = root / "out" / "gradebook.csv"
     t0 = time.monotonic()
     try:
+        # the default process cap: under a tight cap (128, minus the kernel's own threads) a
+        # dash fork bomb can hover below the watchdog's half-cap line, seen once in CI
         proc = subprocess.run([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs),
                                "--autograder", str(fixhw["zip"]), "--out", str(out), "--jobs", "2",
-                               "--timeout", "90", "--max-procs", "128", "--disk-mb", "64", "--no-progress"],
+                               "--timeout", "90", "--max-procs", "256", "--disk-mb", "64", "--no-progress"],
                               capture_output=True, text=True, env=env, timeout=900,
                               cwd=ctx["repo"])
     finally:
@@ -313,7 +317,7 @@ def test_the_daemon_died_with_its_sandbox(isolation):
 def test_a_fork_bomb_ends_as_a_row_that_says_so(isolation, name):
     r = row(isolation, name)
     assert (r["status"] == "error" and "stopped a fork bomb" in r["message"]) or \
-        (r["status"] == "graded" and "processes at once (cap 128)" in r["message"]), r
+        (r["status"] == "graded" and "processes at once (cap 256)" in r["message"]), r
 
 
 def test_a_disk_fill_is_capped_and_graded(isolation):
