@@ -80,6 +80,21 @@ def _split_numpy(test_fraction: float, split_seed: int):
     return x_tr, x_te, y_tr, y_te
 
 
+def _tensors(split, test_fraction, split_seed, device, dtype) -> Digits:
+    """Check the arguments, then ``split(test_fraction, split_seed)``'s arrays as tensors."""
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
+    x_tr, x_te, y_tr, y_te = split(float(test_fraction), int(split_seed))
+    return Digits(
+        torch.tensor(x_tr, dtype=dtype, device=device),
+        torch.tensor(y_tr, dtype=torch.int64, device=device),
+        torch.tensor(x_te, dtype=dtype, device=device),
+        torch.tensor(y_te, dtype=torch.int64, device=device),
+    )
+
+
 def load_digits_split(
     test_fraction: float = 0.25,
     split_seed: int = 0,
@@ -101,17 +116,7 @@ def load_digits_split(
     Returns:
         A :class:`Digits` (``x_train, y_train, x_test, y_test``).
     """
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
-    x_tr, x_te, y_tr, y_te = _split_numpy(float(test_fraction), int(split_seed))
-    return Digits(
-        torch.tensor(x_tr, dtype=dtype, device=device),
-        torch.tensor(y_tr, dtype=torch.int64, device=device),
-        torch.tensor(x_te, dtype=dtype, device=device),
-        torch.tensor(y_te, dtype=torch.int64, device=device),
-    )
+    return _tensors(_split_numpy, test_fraction, split_seed, device, dtype)
 
 
 # --------------------------------------------------------------------------- MNIST subset
@@ -169,17 +174,7 @@ def load_mnist_split(
     Returns:
         A :class:`Digits` with 784 features.
     """
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
-    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
-    x_tr, x_te, y_tr, y_te = _mnist_numpy(float(test_fraction), int(split_seed))
-    return Digits(
-        torch.tensor(x_tr, dtype=dtype, device=device),
-        torch.tensor(y_tr, dtype=torch.int64, device=device),
-        torch.tensor(x_te, dtype=dtype, device=device),
-        torch.tensor(y_te, dtype=torch.int64, device=device),
-    )
+    return _tensors(_mnist_numpy, test_fraction, split_seed, device, dtype)
 
 
 def load_dataset(name: str = "digits", **kwargs) -> Digits:

@@ -174,7 +174,7 @@ def assignment_links_markdown(config: Path | None = None) -> str:
         config: the book's ``_config.yml``, or ``None`` to find it.
 
     Returns:
-        The Markdown, a string (empty without a hub).
+        The Markdown, a string (``NO_HUB``'s sentence without a hub).
     """
     entries = _entries(config)
     if not entries:
@@ -190,7 +190,7 @@ def assignment_links_html(config: Path | None = None) -> str:
         config: the book's ``_config.yml``, or ``None`` to find it.
 
     Returns:
-        The HTML, a string (empty without a hub).
+        The HTML, a string (``NO_HUB``'s sentence without a hub).
     """
     entries = _entries(config)
     if not entries:

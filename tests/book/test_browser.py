@@ -120,6 +120,18 @@ def server():
     httpd.server_close()
 
 
+# The display-formula probe: part of _INSPECT_JS, and on its own for the planted-page test.
+_DISPLAY_MATH_JS = r"""
+() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
+  const mml = c.querySelector("mjx-assistive-mml > math");
+  const visual = c.querySelector("mjx-math");
+  return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
+          block: mml ? mml.getAttribute("display") : null,
+          visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
+          tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
+})
+"""
+
 # JavaScript run in every page once it has loaded and MathJax has finished.
 _INSPECT_JS = r"""
 async () => {
@@ -153,14 +165,7 @@ async () => {
     mjx: document.querySelectorAll("mjx-container").length,
     // Display formulas and what a screen reader gets: MathJax's assistive MathML
     // (a hidden <math> beside the visual output, which is itself aria-hidden).
-    displayMath: (() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
-      const mml = c.querySelector("mjx-assistive-mml > math");
-      const visual = c.querySelector("mjx-math");
-      return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
-              block: mml ? mml.getAttribute("display") : null,
-              visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
-              tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
-    }))(),
+    displayMath: (__DISPLAY_MATH__)(),
     images: Array.from(document.images).map(i => ({src: i.currentSrc || i.src,
                                                    ok: i.complete && i.naturalWidth > 0})),
     // Images a notebook cell produced (figures), and whether each has a caption.
@@ -182,19 +187,8 @@ async () => {
   };
 }
 """
+_INSPECT_JS = _INSPECT_JS.replace("__DISPLAY_MATH__", _DISPLAY_MATH_JS.strip())
 
-
-# The display-formula probe of _INSPECT_JS, on its own for the planted-page test.
-_DISPLAY_MATH_JS = r"""
-() => Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(c => {
-  const mml = c.querySelector("mjx-assistive-mml > math");
-  const visual = c.querySelector("mjx-math");
-  return {mml: !!mml, tokens: mml ? mml.querySelectorAll("mi, mn, mo").length : 0,
-          block: mml ? mml.getAttribute("display") : null,
-          visualHidden: !!visual && visual.getAttribute("aria-hidden") === "true",
-          tex: (c.parentElement ? c.parentElement.textContent : "").slice(0, 60)};
-})
-"""
 
 # Every <img> on a page with its alt attribute (null when there is none).
 _IMAGES_JS = r"""
