@@ -1,6 +1,6 @@
-"""A mixed batch against the course's real autograders (hw1, hw2, hw3): for every
+"""A mixed batch against the course's real autograders (every assignment in solutions/): for every
 assignment whose zip exists, a correct submission (the generated solution notebook),
-a partially correct one (one function broken) and a tampering one, mixed with broken
+a partially correct one (its first answer left unanswered) and a tampering one, mixed with broken
 files, in one folder per assignment graded with JOBS=2.
 
 Oracles: a correct notebook must get every question's full points as otter reads
@@ -9,8 +9,8 @@ handle both OK-format and exception-format tests); the partial one must get, que
 by question, exactly what otter's Gradescope entry point gives it in the same grading
 environment (otter's own grading, run separately); the tampering one is the partial one plus a patched
 ``np.allclose``/``torch.allclose`` and must be flagged with the partial one's scores.
-The broken function is redefined inside the cell that defines it (test_parity.py covers
-redefinitions after a check).
+The unanswered cell stands where the answer was (test_parity.py covers redefinitions
+after a check).
 """
 from __future__ import annotations
 
@@ -20,23 +20,19 @@ import nbformat
 import pytest
 
 import otter_support
+from course_tools.assign import masters
 from grading.grading_cases import read_gradebook, run_tool
 
 pytestmark = pytest.mark.slow
 
-# assignment -> (name defined in a solution cell, broken redefinition)
-BROKEN = {
-    "hw1": ("relu", "def relu(z):\n    return np.abs(z)\n"),
-    "hw2": ("preactivation_variance",
-            "def preactivation_variance(n_in, var_w, second_moment):\n    return n_in * var_w\n"),
-    "hw3": ("channel_view", "def channel_view(p, z):\n    return p\n"),
-}
+# Every assignment the course has (solutions/*/), each with its generated zip.
+HWS = sorted(masters())
 TAMPER = ("import numpy as _np\nvars(_np)['isclose'] = lambda *a, **k: True\n"
           "try:\n    import torch as _t\n    vars(_t)['allclose'] = lambda *a, **k: True\n"
           "except ImportError:\n    pass\n"
           "_np.allclose = lambda *a, **k: True  # blocked: raises, so it comes last\n")
 
-AVAILABLE = [hw for hw in BROKEN if otter_support.autograder_zip(hw).exists()
+AVAILABLE = [hw for hw in HWS if otter_support.autograder_zip(hw).exists()
              and otter_support.solution_notebook(hw).exists()]
 
 
@@ -45,12 +41,12 @@ def full_points(hw: str) -> dict[str, float]:
 
 
 def break_one(hw: str, extra: str = "") -> nbformat.NotebookNode:
-    name, code = BROKEN[hw]
+    """The solution notebook with its first autograded answer cell left as the student
+    notebook has it (the unanswered stub), plus ``extra``."""
     nb = nbformat.read(otter_support.solution_notebook(hw), as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code"
-             and any(line.startswith(f"def {name}(") for line in c.source.splitlines())]
-    assert cells, f"{hw}: no cell defines {name}"
-    cells[0].source += "\n\n" + code + extra
+    student = nbformat.read(otter_support.student_notebook(hw), as_version=4)
+    stub, answer = next((s, a) for s, a in otter_support.answer_pairs(student, nb) if a.cell_type == "code")
+    answer.source = stub.source + extra
     return nb
 
 
@@ -88,7 +84,7 @@ def courses(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("hw", list(BROKEN))
+@pytest.mark.parametrize("hw", HWS)
 def test_course_batch(courses, hw):
     if hw not in courses:
         pytest.skip(f"{hw}: autograder zip not generated yet")
