@@ -8,7 +8,12 @@ by their own markers, independently of otter's output:
   and derivations) unless tagged ``otter_include`` (the students' answer cell);
 * hidden tests: every code line of a test cell whose config says ``hidden: true``
   or whose first line is ``# HIDDEN``;
-* support files: every line of the master's ``autograder_files`` (e.g. hw1's oracle).
+* support files: every line of the master's ``autograder_files`` (each assignment's
+  ``<hw>_oracle.py``, its hidden checks).
+
+A master's ``files`` (its public ``<hw>_checks.py``) ship to students beside the
+notebook: they are scanned like every file of the edition, so they may share no line
+with a solution or an oracle, and an oracle may never ship (``test_helpers_ship_...``).
 
 Lines that the masters also show students (prompts, provided code, public tests)
 and lines too short to identify anything (``return out``) are not secrets. Every
@@ -53,7 +58,7 @@ def identifies_nothing(key: str) -> bool:
     """Too short, or boilerplate that any file may hold: imports, bare handlers, seeding."""
     return (len(key) < MIN_CHARS or re.match(r"(from \S+ )?import \S", key) is not None
             or re.fullmatch(r"(except( \w+( as \w+)?)?|try|else|finally):", key) is not None
-            or re.fullmatch(r"\w+ = (torch\.Generator\(\)\.manual_seed|np\.random\.default_rng)\(\d+\)", key) is not None)
+            or re.fullmatch(r"\w+ = (torch\.Generator\(\)\.manual_seed|np\.random\.default_rng)\(\w+\)", key) is not None)
 
 
 def _source(cell) -> str:
@@ -75,6 +80,15 @@ def _solution_lines(code: str) -> tuple[list[str], list[str]]:
         elif not marker.startswith(("# BEGIN PROMPT", "# END PROMPT", '""" # BEGIN PROMPT', '""" # END PROMPT')):
             public.append(line)
     return secret, public
+
+
+def assignment_config(master: Path) -> dict:
+    """The master's ``# ASSIGNMENT CONFIG`` block."""
+    for cell in json.loads(master.read_text())["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "raw" and text.strip().startswith("# ASSIGNMENT CONFIG"):
+            return yaml.safe_load(text.split("\n", 1)[1]) or {}
+    return {}
 
 
 def master_secrets(master: Path) -> tuple[list[Secret], set[str]]:
@@ -243,6 +257,30 @@ def test_scanner_finds_a_planted_solution_line(tmp_path, secrets):
 def test_student_edition_gives_nothing_away(release_dir, secrets):
     found = leaks(release_dir, secrets)
     assert not found, "solution or hidden-test lines in the student edition:\n" + "\n".join(found[:40])
+
+
+def test_helpers_ship_to_students_and_oracles_do_not(release_dir):
+    """Public helpers (``files:``) lie beside each student notebook; no ``autograder_files``
+    file (an oracle) is anywhere in the edition, under any folder."""
+    names = {p.name for p in release_dir.rglob("*") if p.is_file()}
+    for hw, master in masters().items():
+        config = assignment_config(master)
+        for name in config.get("files", []) or []:
+            assert (release_dir / "assignments" / hw / name).is_file(), f"{hw}: {name} is not beside the notebook"
+        for name in config.get("autograder_files", []) or []:
+            assert Path(name).name not in names, f"{hw}: the autograder-only {name} is in the student edition"
+
+
+def test_public_helpers_give_nothing_away(tmp_path, secrets):
+    """Each public helper, read from solutions/ (no release needed), holds no secret line."""
+    shipped = tmp_path / "helpers"
+    shipped.mkdir()
+    for hw, master in masters().items():
+        for name in assignment_config(master).get("files", []) or []:
+            (shipped / f"{hw}-{Path(name).name}").write_bytes((master.parent / name).read_bytes())
+    assert any(shipped.iterdir()), "no master ships a public helper"
+    found = leaks(shipped, secrets)
+    assert not found, "solution or hidden-test lines in a public helper:\n" + "\n".join(found[:40])
 
 
 def test_built_book_gives_nothing_away(secrets):
