@@ -1,14 +1,16 @@
 """The masters' test cells as calls into their assignment's helpers (the house's one test style).
 
 Every test cell of a master ``solutions/<hw>/<hw>.ipynb`` is an OK-format cell with a
-``# BEGIN TEST CONFIG`` block (``points:`` and ``hidden:``) and a body of two lines,
+``# BEGIN TEST CONFIG`` block (``points:`` and ``hidden:``) and a body of one import
+from the assignment's helper and one or more lines, each a call of an imported name:
 
     from <hw>_checks import check_something      # public: shipped to students (files:)
     check_something(student_function, ...)
 
 or the same from ``<hw>_oracle`` for a hidden case (autograder only: autograder_files:).
-``calls`` reads them; ``run`` makes one call in a namespace, as otter would, and returns
-the check's failure message (None when it passes). The per-assignment helper tests
+``calls`` reads them (``parse`` refuses anything else, naming the cell); ``run`` runs
+one cell's body in a copy of a namespace, as otter would, and returns the check's
+failure message (None when it passes). The per-assignment helper tests
 (tests/hw*/test_hw*_oracle.py) and tests/test_test_style.py use it.
 """
 from __future__ import annotations
@@ -24,22 +26,23 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 _CONFIG = re.compile(r'^"""\s*# BEGIN TEST CONFIG\n(.*?)"""\s*# END TEST CONFIG\n', re.S)
-_BODY = re.compile(r"from (\w+) import (\w+)\n\2\((.*)\)", re.S)
+_IMPORT = re.compile(r"from (\w+) import (\w+(?:, \w+)*)")
+_CALL = re.compile(r"(\w+)\((.*)\)")
 
 
 @dataclass(frozen=True)
 class Call:
     question: str
-    index: int          # the cell's position in the master
-    module: str         # hw2_checks or hw2_oracle
-    function: str
-    args: str           # the call's argument list, as written
+    index: int                  # the cell's position in the master
+    module: str                 # e.g. hw2_checks or hw2_oracle
+    functions: tuple[str, ...]  # the names called, in order
+    body: str                   # the import and the calls, as written
     hidden: bool
     points: float
 
     @property
     def id(self) -> str:
-        return f"{self.question}:{self.function}({self.args})"
+        return f"{self.question}:cell {self.index}:{'+'.join(dict.fromkeys(self.functions))}"
 
 
 def master(hw: str) -> Path:
@@ -67,14 +70,17 @@ def parse(question: str, index: int, src: str) -> Call:
     if not config:
         raise ValueError(f"{question}, cell {index}: no TEST CONFIG block at the top")
     cfg = yaml.safe_load(config.group(1)) or {}
-    body = _BODY.fullmatch(src[config.end():].strip())
     if "points" not in cfg or "hidden" not in cfg:
         raise ValueError(f"{question}, cell {index}: its TEST CONFIG needs both `points:` and `hidden:`")
-    if not body:
-        raise ValueError(f"{question}, cell {index}: the body is not one import and one call of it:\n"
-                         + src[config.end():])
-    return Call(question, index, body.group(1), body.group(2), body.group(3), bool(cfg["hidden"]),
-                float(cfg["points"]))
+    body = src[config.end():].strip()
+    first, *rest = body.splitlines() or [""]
+    imported = _IMPORT.fullmatch(first)
+    called = [_CALL.fullmatch(line) for line in rest]
+    if not imported or not called or not all(c and c.group(1) in imported.group(2).split(", ") for c in called):
+        raise ValueError(f"{question}, cell {index}: the body is not one import from a helper and calls of"
+                         f" what it imports, one a line:\n{body}")
+    return Call(question, index, imported.group(1), tuple(c.group(1) for c in called), body,
+                bool(cfg["hidden"]), float(cfg["points"]))
 
 
 def calls(hw: str) -> list[Call]:
@@ -90,12 +96,10 @@ def helpers(hw: str):
 
 
 def run(call: Call, env: dict) -> str | None:
-    """Make the call in ``env`` (the notebook's globals); None if it passes, else its message."""
-    module = importlib.import_module(call.module)
+    """Run the cell's body in a copy of ``env`` (the notebook's globals); None if it passes, else its message."""
     scope = dict(env)
-    scope[call.function] = getattr(module, call.function)
     try:
-        eval(f"{call.function}({call.args})", scope)
+        exec(compile(call.body, f"<{call.id}>", "exec"), scope)
     except AssertionError as e:
         return str(e) or "(an assert without a message)"
     except Exception as e:  # a crash in the student's code is a failed case too
