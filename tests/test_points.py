@@ -85,12 +85,13 @@ def test_overview_paragraph_is_checked():
 
 
 def test_partial_test_points_are_refused():
+    """One test cell of q1 written otter's other way, ``# HIDDEN`` without points, beside cells with points."""
     nb = _load("hw3")
     i = _cell_index(nb, r"# BEGIN QUESTION\nname: q1_swish_function")
-    j = next(k for k in range(i, len(nb["cells"])) if "".join(nb["cells"][k]["source"]).startswith("# HIDDEN"))
+    j = next(k for k in range(i, len(nb["cells"])) if "hidden: true" in "".join(nb["cells"][k]["source"]))
     nb = copy.deepcopy(nb)
-    nb["cells"][j]["source"] = '""" # BEGIN TEST CONFIG\npoints: 20\nhidden: true\n""" # END TEST CONFIG\n' \
-        + "".join(nb["cells"][j]["source"]).replace("# HIDDEN\n", "", 1)
+    body = "".join(nb["cells"][j]["source"]).split("# END TEST CONFIG\n", 1)[1]
+    nb["cells"][j]["source"] = "# HIDDEN\n" + body
     assert any("q1_swish_function" in p and "in all or in none" in p for p in points.problems(nb))
 
 

@@ -1,8 +1,12 @@
-"""Fast checks of Assignment 1's hidden-test oracle (solutions/hw1/hw1_oracle.py), without otter.
+"""Fast checks of Assignment 1's test helpers (solutions/hw1/hw1_oracle.py, the hidden
+checks, and hw1_checks.py, the public ones), without otter.
 
 The oracle's closed forms must agree with torch autograd in float64 (written
 here, from each activation's definition); its checks must pass sound
-implementations and fail broken ones with a message that names the problem. Also: the autograder zip
+implementations and fail broken ones with a message that names the problem. Every
+test cell of the master is one import and calls into a helper (tests/check_cells.py):
+run in process, they pass the solution and every rewrite of ``hw1_catalogue``, and each
+of its mutants fails a cell of its question with a message. Also: the autograder zip
 ships the oracle but none of the solution's source, and the points add up.
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 import torch
 from scipy.special import expit
 
+from check_cells import calls, run, solution_env
 from otter_support import autograder_zip, max_scores, solution_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,6 +209,52 @@ def test_numerical_grad_checks_reject_one_sided_differences():
         O.check_numerical_grad_default_h(forward)
     with pytest.raises(AssertionError, match=r"3 z\*\*2 \+ h\*\*2"):
         O.check_numerical_grad_step(forward)
+
+
+# ------------------------------------------------------------ the master's cells, run in process
+
+_cat_spec = importlib.util.spec_from_file_location("hw1_catalogue", Path(__file__).resolve().parent / "hw1_catalogue.py")
+catalogue = importlib.util.module_from_spec(_cat_spec)
+sys.modules.setdefault(_cat_spec.name, catalogue)
+_cat_spec.loader.exec_module(catalogue)
+CALLS = calls("hw1")
+sys.path.insert(0, str(REPO / "solutions" / "hw1"))  # the cells import hw1_checks and hw1_oracle
+
+
+def _failures(env, questions):
+    return {c.id: m for c in CALLS if c.question in questions and (m := run(c, env)) is not None}
+
+
+def test_the_master_calls_both_helpers():
+    assert {c.module for c in CALLS} == {"hw1_checks", "hw1_oracle"}
+    assert {c.module for c in CALLS if not c.hidden} == {"hw1_checks"}
+    assert sum(c.points for c in CALLS) == 100
+
+
+def test_solution_passes_every_cell():
+    assert _failures(solution_env("hw1"), {c.question for c in CALLS}) == {}
+
+
+@pytest.mark.parametrize("rewrite", catalogue.REWRITES, ids=[r.id for r in catalogue.REWRITES])
+def test_rewrite_passes_every_cell(rewrite):
+    assert _failures(solution_env("hw1", rewrite.code), {c.question for c in CALLS}) == {}
+
+
+@pytest.mark.parametrize("mutant", catalogue.MUTANTS, ids=[m.id for m in catalogue.MUTANTS])
+def test_mutant_fails_a_cell_of_its_question_with_a_message(mutant):
+    failed = _failures(solution_env("hw1", mutant.code), {mutant.question})
+    assert failed, f"{mutant.id} passes every cell of {mutant.question}"
+    assert any(len(m) > 15 and "without a message" not in m for m in failed.values()), failed
+
+
+def test_public_checks_reject_the_typical_slips_with_their_message():
+    import hw1_checks as C
+    with pytest.raises(AssertionError, match=r"the note's convention: f'\(0\) = 1"):
+        C.check_relu(lambda z: np.maximum(z, 0), lambda z: (np.asarray(z) > 0).astype(np.asarray(z).dtype))
+    with pytest.raises(AssertionError, match="float32 in must give float32 out"):
+        C.check_softplus(lambda z: np.logaddexp(0.0, np.asarray(z, dtype=np.float64)))
+    with pytest.raises(AssertionError, match="a centred difference does"):
+        C.check_numerical_grad(lambda f, z, h=1e-5: (f(np.asarray(z) + h) - f(np.asarray(z))) / h)
 
 
 # ------------------------------------------------------------ the generated autograder

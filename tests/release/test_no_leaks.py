@@ -8,7 +8,14 @@ by their own markers, independently of otter's output:
   and derivations) unless tagged ``otter_include`` (the students' answer cell);
 * hidden tests: every code line of a test cell whose config says ``hidden: true``
   or whose first line is ``# HIDDEN``;
-* support files: every line of the master's ``autograder_files`` (e.g. hw1's oracle).
+* support files: every line of the master's ``autograder_files`` (each assignment's
+  ``<hw>_oracle.py``, its hidden checks).
+
+A master's ``files`` (its public ``<hw>_checks.py``) ship to students beside the
+notebook, so their lines are shown, like public tests' (an oracle may share a generic
+line with them); they are scanned on their own for solution lines
+(``test_public_helpers_give_nothing_away``), and an oracle may never ship
+(``test_helpers_ship_to_students_and_oracles_do_not``).
 
 Lines that the masters also show students (prompts, provided code, public tests)
 and lines too short to identify anything (``return out``) are not secrets. Every
@@ -53,7 +60,8 @@ def identifies_nothing(key: str) -> bool:
     """Too short, or boilerplate that any file may hold: imports, bare handlers, seeding."""
     return (len(key) < MIN_CHARS or re.match(r"(from \S+ )?import \S", key) is not None
             or re.fullmatch(r"(except( \w+( as \w+)?)?|try|else|finally):", key) is not None
-            or re.fullmatch(r"\w+ = (torch\.Generator\(\)\.manual_seed|np\.random\.default_rng)\(\d+\)", key) is not None)
+            or re.fullmatch(r"@[\w.]+", key) is not None  # a bare decorator
+            or re.fullmatch(r"\w+ = (torch\.Generator\(\)\.manual_seed|np\.random\.default_rng)\(\w+\)", key) is not None)
 
 
 def _source(cell) -> str:
@@ -77,8 +85,18 @@ def _solution_lines(code: str) -> tuple[list[str], list[str]]:
     return secret, public
 
 
-def master_secrets(master: Path) -> tuple[list[Secret], set[str]]:
-    """The secret lines of one master notebook, and the lines it shows students."""
+def assignment_config(master: Path) -> dict:
+    """The master's ``# ASSIGNMENT CONFIG`` block."""
+    for cell in json.loads(master.read_text())["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "raw" and text.strip().startswith("# ASSIGNMENT CONFIG"):
+            return yaml.safe_load(text.split("\n", 1)[1]) or {}
+    return {}
+
+
+def master_secrets(master: Path, helpers_public: bool = True) -> tuple[list[Secret], set[str]]:
+    """The secret lines of one master notebook, and the lines it shows students (with the
+    lines of its public helpers, ``files:``, unless ``helpers_public`` is false)."""
     hw = master.stem
     nb = json.loads(master.read_text())
     secrets: list[Secret] = []
@@ -116,16 +134,19 @@ def master_secrets(master: Path) -> tuple[list[Secret], set[str]]:
     for name in config.get("autograder_files", []) or []:
         support = master.parent / name
         secrets += [Secret(f"{hw} autograder file {name}", ln) for ln in support.read_text().splitlines()]
+    if helpers_public:
+        for name in config.get("files", []) or []:
+            public.update((master.parent / name).read_text().splitlines())
     return secrets, {normalise(p) for p in public}
 
 
-def all_secrets() -> dict[str, Secret]:
+def all_secrets(helpers_public: bool = True) -> dict[str, Secret]:
     found: dict[str, Secret] = {}
     public: set[str] = set()
     for master in sorted((REPO / "solutions").glob("*/*.ipynb")):
         if master.parent.name != master.stem:
             continue
-        secrets, shown = master_secrets(master)
+        secrets, shown = master_secrets(master, helpers_public)
         public |= shown
         for s in secrets:
             found.setdefault(normalise(s.line), s)
@@ -245,6 +266,32 @@ def test_scanner_finds_a_planted_solution_line(tmp_path, secrets):
 def test_student_edition_gives_nothing_away(release_dir, secrets):
     found = leaks(release_dir, secrets)
     assert not found, "solution or hidden-test lines in the student edition:\n" + "\n".join(found[:40])
+
+
+def test_helpers_ship_to_students_and_oracles_do_not(release_dir):
+    """Public helpers (``files:``) lie beside each student notebook; no ``autograder_files``
+    file (an oracle) is anywhere in the edition, under any folder."""
+    names = {p.name for p in release_dir.rglob("*") if p.is_file()}
+    for hw, master in masters().items():
+        config = assignment_config(master)
+        for name in config.get("files", []) or []:
+            assert (release_dir / "assignments" / hw / name).is_file(), f"{hw}: {name} is not beside the notebook"
+        for name in config.get("autograder_files", []) or []:
+            assert Path(name).name not in names, f"{hw}: the autograder-only {name} is in the student edition"
+
+
+def test_public_helpers_give_nothing_away(tmp_path):
+    """Each public helper, read from solutions/ (no release needed), holds no line of a
+    solution (code or written), the helpers' own lines not counted as shown."""
+    secrets = {k: v for k, v in all_secrets(helpers_public=False).items() if "solution)" in v.origin}
+    shipped = tmp_path / "helpers"
+    shipped.mkdir()
+    for hw, master in masters().items():
+        for name in assignment_config(master).get("files", []) or []:
+            (shipped / f"{hw}-{Path(name).name}").write_bytes((master.parent / name).read_bytes())
+    assert any(shipped.iterdir()), "no master ships a public helper"
+    found = leaks(shipped, secrets)
+    assert not found, "solution or hidden-test lines in a public helper:\n" + "\n".join(found[:40])
 
 
 def test_built_book_gives_nothing_away(secrets):
