@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_tools import bench
+from course_tools.bench import measure, report
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,12 +16,12 @@ def test_median_time_takes_the_median():
     import time as _time
     sleeps = [0.05, 0.01, 0.03, 0.02]
     it = iter(sleeps)
-    t = bench.median_time(lambda: _time.sleep(next(it)), repeat=3, warmup=1)
+    t = measure.median_time(lambda: _time.sleep(next(it)), repeat=3, warmup=1)
     assert 0.019 < t < 0.03 + 0.01  # median of (0.01, 0.03, 0.02) is 0.02
 
 
 def test_table_renders_every_column():
-    text = bench.table([{"a": 1.23456, "b": "x"}, {"a": 2.0, "c": 5}])
+    text = report.table([{"a": 1.23456, "b": "x"}, {"a": 2.0, "c": 5}])
     lines = text.strip().splitlines()
     assert lines[0] == "| a | b | c |"
     assert len(lines) == 4 and "1.23" in lines[2] and "| 5 |" in lines[3]
@@ -32,7 +32,7 @@ def test_bench_smoke_runs_end_to_end(tmp_path):
     out = tmp_path / "results.md"
     if not (REPO / "_build" / ".jupyter_cache").exists():
         pytest.skip("the book has not been built (make test builds it first)")
-    proc = subprocess.run([sys.executable, "-m", "course_tools.bench", "--smoke", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "course_tools", "bench", "--smoke", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()

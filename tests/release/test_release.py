@@ -84,7 +84,7 @@ def test_release_refuses_a_folder_that_is_not_an_edition(tmp_path):
     precious = tmp_path / "thesis"
     precious.mkdir()
     (precious / "chapter1.tex").write_text("months of work")
-    proc = subprocess.run([sys.executable, "-m", "course_tools.release", str(precious)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "course_tools", "release", str(precious)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "not a student edition" in proc.stderr, proc.stderr
     assert (precious / "chapter1.tex").read_text() == "months of work"
