@@ -98,15 +98,15 @@ def _command_in(argv: list[str]) -> str | None:
 def parser(argv: list[str] = ()) -> argparse.ArgumentParser:
     """The whole command line; only the named command's module is imported."""
     chosen = _command_in(list(argv))
-    common = _common()
-    top = argparse.ArgumentParser(prog="python -m course_tools", parents=[common],
+    # (a parser of its own for each: set_defaults would change the actions they share)
+    top = argparse.ArgumentParser(prog="python -m course_tools", parents=[_common()],
                                   description="The instructor tools of the activation-functions course module.",
                                   epilog="exit status: 0 success; 1 the job found problems; "
                                          "2 usage or environment error; 130 interrupted")
     top.set_defaults(verbose=0, quiet=False, root=None)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_line) in COMMANDS.items():
-        p = sub.add_parser(name, parents=[common], help=help_line, description=help_line,
+        p = sub.add_parser(name, parents=[_common()], help=help_line, description=help_line,
                            prog=f"python -m course_tools {name}")
         if name == chosen or chosen not in COMMANDS:
             importlib.import_module(module).add_arguments(p)
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser(argv).parse_args(argv)
     setup_logging(args.verbose, args.quiet)
+    before = os.environ.get(ROOT_VARIABLE)
     if args.root:
         os.environ[ROOT_VARIABLE] = os.path.abspath(args.root)  # and the tools it starts
     run = importlib.import_module(COMMANDS[args.command][0]).run
@@ -132,3 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.warning("interrupted")
         return INTERRUPTED
+    finally:
+        if args.root:   # as it was (main may be called in a process that goes on)
+            os.environ.pop(ROOT_VARIABLE, None) if before is None else os.environ.update({ROOT_VARIABLE: before})
