@@ -6,7 +6,7 @@ Commands (each module gives ``add_arguments(parser)`` and ``run(args) -> int``):
   (``course_tools.assign``; ``make assign``, ``make assign-check``);
 * ``release [DEST]``: the student edition (``course_tools.release``; ``make release``);
 * ``grade HW SUBMISSIONS...``: a folder of submissions to a gradebook
-  (``course_tools.grading``; ``make grade``);
+  (``course_tools.grading.cli``; ``make grade``);
 * ``written HW SUBMISSIONS...``: the written answers' PDFs, question pages and score sheet
   (``course_tools.written``; ``make written``);
 * ``bench``: the benchmarks and ``bench/results.md`` (``course_tools.bench``; ``make bench``).
@@ -134,5 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("interrupted")
         return INTERRUPTED
     finally:
-        if args.root:   # as it was (main may be called in a process that goes on)
-            os.environ.pop(ROOT_VARIABLE, None) if before is None else os.environ.update({ROOT_VARIABLE: before})
+        if args.root and before is None:   # as it was (main may run in a process that goes on)
+            os.environ.pop(ROOT_VARIABLE, None)
+        elif args.root:
+            os.environ[ROOT_VARIABLE] = before
