@@ -128,38 +128,67 @@ def run(args: argparse.Namespace) -> int:
                     "network; rows say unsandboxed")
     else:
         probe(env.python)  # once per run: refuses, with the fix, where no sandbox can be made
-    # otter reads the tests (a second or two) once the first kernel is starting
-    analysis = Analysis(z, env.has_module)
-    jobs = args.jobs or os.cpu_count() or 1
+    return grade_here(args, z, env, subs, ignored, out, written)
+
+
+def resume(subs, results_dir: Path, autograder: str, redo: bool) -> tuple[dict[str, Result], list]:
+    """(the stored results of submissions already graded, the (submission, hash) pairs to grade)."""
     records: dict[str, Result] = {}
     todo = []
     for s in subs:
         digest = file_hash(s.path)
-        old = None if args.redo else Store.previous_result(results_dir, s, digest, z.zip_path.name)
+        old = None if redo else Store.previous_result(results_dir, s, digest, autograder)
         if old is not None:
             records[s.id] = old
         else:
             todo.append((s, digest))
-    # BLAS/OpenMP threads per kernel: the cores shared by the kernels that run at once
-    running = max(1, min(jobs, len(todo)))
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
-                    threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
-                    disk_mb=args.disk_mb)
+    return records, todo
+
+
+def limits_of(args, jobs: int, to_grade: int) -> Limits:
+    """The limits of each kernel; its BLAS/OpenMP threads are the cores shared by the kernels
+    that run at once."""
+    running = max(1, min(jobs, to_grade))
+    return Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
+                  threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
+                  disk_mb=args.disk_mb)
+
+
+def progress_bar(args, total: int, initial: int, name: str):
+    """A tqdm bar on stderr, or None (``--no-progress``, no tqdm): then one log line each."""
+    if args.no_progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, file=sys.stderr, unit="sub", desc=f"grading {name}",
+                dynamic_ncols=True)
+
+
+def grade_here(args, z, env, subs, ignored: int, out: Path, written) -> int:
+    """Grade on this machine, each kernel in its sandbox; the gradebook is rewritten as each
+    submission finishes, so an interrupted run keeps what it graded."""
+    results_dir = out.parent / "results"
+    # otter reads the tests (a second or two) once the first kernel is starting
+    analysis = Analysis(z, env.has_module)
+    jobs = args.jobs or os.cpu_count() or 1
+    records, todo = resume(subs, results_dir, z.zip_path.name, args.redo)
+    limits = limits_of(args, jobs, len(todo))
     skipped = len(subs) - len(todo)
     order = [s.id for s in subs]
+    log.debug("%s: %d submission(s), %d to grade, %d job(s), %s, grading environment %s",
+              z.name, len(subs), len(todo), jobs, limits, env.root)
     stores: list[Store] = []   # made once the tests are read (in ``started``)
+    bar = progress_bar(args, len(subs), skipped, z.name)
 
     def flush():
         stores[0].write_gradebook([records[i] for i in order if i in records])
 
-    bar = None
-    if not args.no_progress:
-        try:
-            from tqdm import tqdm
-            bar = tqdm(total=len(subs), initial=skipped, file=sys.stderr, unit="sub",
-                       desc=f"grading {z.name}", dynamic_ncols=True)
-        except ImportError:
-            bar = None
+    def started():
+        if not stores:
+            stores.append(Store(out, analysis.result()))
+        flush()
 
     def done(rec: Result, s, digest):
         rec.sha256, rec.autograder, rec.path = digest, z.zip_path.name, str(s.path)
@@ -173,34 +202,31 @@ def run(args: argparse.Namespace) -> int:
             log.info("[%d/%d] %s: %s", len(records), len(subs), s.id, rec.status)
 
     t0 = time.monotonic()
-
-    def started():
-        if not stores:
-            stores.append(Store(out, analysis.result()))
-        flush()
-
     try:
         complete = grade_all(todo, analysis, env, limits, jobs, done, keep_work=args.keep_work, on_start=started,
                              isolate=not args.no_sandbox)
     finally:
         if bar is not None:
             bar.close()
-    a = analysis.result()
     started()
-    elapsed = time.monotonic() - t0
     recs = [records[i] for i in order if i in records]
-    print(summarize(recs, a)
+    print(summarize(recs, stores[0].a)
           + (f"; {skipped} already graded, skipped" if skipped else "")
           + (f"; {ignored} other files ignored" if ignored else "")
-          + f"; {elapsed:.1f} s with {jobs} job(s)"
+          + f"; {time.monotonic() - t0:.1f} s with {jobs} job(s)"
           + ("; UNSANDBOXED (--no-sandbox)" if args.no_sandbox else "; each in its bubblewrap sandbox"))
+    return report(recs, stores[0].a, out, written, complete)
+
+
+def report(recs: list[Result], a: Assignment, out: Path, written, complete: bool) -> int:
+    """The class summary, the merged written scores, where everything is; the exit status."""
     print(class_report(recs, a, out.parent))
     if written is not None and complete:
         from ..written.scores import write_merged
         print(write_merged(out, recs, a, written))
     elif written is not None:
         log.warning("written scores not merged: grading was interrupted")
-    print(f"gradebook: {out}   results and feedback: {results_dir}/   "
+    print(f"gradebook: {out}   results and feedback: {out.parent / 'results'}/   "
           f"class summary: {out.parent}/summary.md, histogram.png")
     if not complete:
         log.warning("interrupted: graded submissions are saved; run again to continue")

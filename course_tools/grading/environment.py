@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from ..settings import GRADING_ENV_CACHE, GRADING_TORCH_INDEX, GRADING_TORCH_SPE
 MANIFEST = "acgrade-env.json"
 # conda-only packages with no pip counterpart worth installing in a venv
 CONDA_ONLY = {"python", "pip", "nb_conda_kernels", "mamba", "conda"}
+log = logging.getLogger(__name__)
 
 
 class EnvError(CannotRun):
@@ -172,6 +174,7 @@ def ensure_env(environment_yml: str, cache: Path | None = None, announce=print) 
     root = cache / spec.digest
     env = _load(root)
     if env is not None:
+        log.debug("grading environment: Python %s in %s (cached)", env.python_version, root)
         return env
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / f"{spec.digest}.lock", "w") as lock:
