@@ -79,13 +79,15 @@ def notes(results: dict) -> list[str]:
     out = []
     for r in results.get("grading", []):
         if "tool / otter run" in r:
-            out.append(
-                f"{r['assignment']}: the tool takes {fmt(r['tool / otter run'])} of `otter run -a`'s wall time "
-                f"(paired rounds: {r['ratio spread']}; load {fmt(r['load (1 min)'])}) and "
-                f"{fmt(r['CPU: tool (unsandboxed) / otter run'])} of its CPU time: the tool starts the kernel "
-                "first and imports nbformat and otter while the kernel preloads, where otter run does one "
-                "thing after the other, so the wall ratio sits below the CPU ratio on a quiet machine and "
-                "tends to it when the other cores are busy.")
+            wall, cpu = r["tool / otter run"], r["CPU: tool (unsandboxed) / otter run"]
+            why = ("below the CPU ratio: the tool starts the kernel first and imports nbformat and otter "
+                   "while the kernel preloads, where otter run does one thing after the other"
+                   if wall < cpu else
+                   "not below the CPU ratio: the overlap of the tool's imports with the kernel's start-up "
+                   "gained nothing here (the other cores were busy)")
+            out.append(f"{r['assignment']}: the tool takes {fmt(wall)} of `otter run -a`'s wall time "
+                       f"(paired rounds: {r['ratio spread']}; load {fmt(r['load (1 min)'])}) and {fmt(cpu)} "
+                       f"of its CPU time; the wall ratio is {why}.")
         if "sandbox cost (s)" in r:
             out.append(f"{r['assignment']}: the sandbox costs {fmt(r['sandbox cost (s)'])} s per submission "
                        f"(paired with `--no-sandbox`, spread {r['cost spread (s)']} s); the grading overhead "
