@@ -190,3 +190,7 @@ def run(args: argparse.Namespace) -> int:
         generate(hw, master, where.student_dir(hw), where.autograder_dir(hw))
         print(f"{hw} -> assignments/{hw}/, autograder/{hw}/{hw}-autograder.zip", flush=True)
     return 0
+
+
+if __name__ == "__main__":   # the one entry point is python -m course_tools
+    raise SystemExit("usage: python -m course_tools assign ... (see python -m course_tools --help)")

@@ -171,3 +171,7 @@ def run(args: argparse.Namespace) -> int:
     size = sum(p.stat().st_size for p in files)
     print(f"student edition: {len(files)} files, {size / 1e6:.1f} MB in {dest.resolve()}")
     return 0
+
+
+if __name__ == "__main__":   # the one entry point is python -m course_tools
+    raise SystemExit("usage: python -m course_tools release ... (see python -m course_tools --help)")

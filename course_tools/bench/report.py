@@ -43,6 +43,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _uses_torch(row: dict) -> bool:
+    """Whether the row's assignment imports torch in its graded cells (read from the solution
+    notebook when an older results file does not say)."""
+    if "uses torch" in row:
+        return bool(row["uses torch"])
+    from ..settings import course
+    from .grading import uses_torch
+    notebook = course().solution_notebook(row["assignment"])
+    return notebook.is_file() and uses_torch(notebook)
+
+
 def targets_table(results: dict) -> list[dict]:
     """Each measurement that has a goal: measured, goal, met."""
     rows = []
@@ -52,7 +63,7 @@ def targets_table(results: dict) -> list[dict]:
 
     for r in results.get("grading", []):
         hw = r["assignment"]
-        goal = TARGETS["grade_one_torch_s"] if r.get("uses torch") else TARGETS["grade_one_numpy_s"]
+        goal = TARGETS["grade_one_torch_s"] if _uses_torch(r) else TARGETS["grade_one_numpy_s"]
         add(f"grade one {hw} submission (s)", r["grade one (s)"], f"<= {goal:g}", r["grade one (s)"] <= goal)
         add(f"grading overhead {hw} (s)", r["overhead (s)"], f"<= {TARGETS['grading_overhead_s']:g}",
             r["overhead (s)"] <= TARGETS["grading_overhead_s"])
@@ -75,10 +86,11 @@ def targets_table(results: dict) -> list[dict]:
 
 
 def notes(results: dict) -> list[str]:
-    """What the measurements say, each number read from ``results``."""
+    """What the measurements say, each number read from ``results`` (a note whose numbers an
+    older results file lacks is left out)."""
     out = []
     for r in results.get("grading", []):
-        if "tool / otter run" in r:
+        if {"tool / otter run", "CPU: tool (unsandboxed) / otter run", "ratio spread"} <= set(r):
             wall, cpu = r["tool / otter run"], r["CPU: tool (unsandboxed) / otter run"]
             why = ("below the CPU ratio: the tool starts the kernel first and imports nbformat and otter "
                    "while the kernel preloads, where otter run does one thing after the other"
@@ -88,21 +100,22 @@ def notes(results: dict) -> list[str]:
             out.append(f"{r['assignment']}: the tool takes {fmt(wall)} of `otter run -a`'s wall time "
                        f"(paired rounds: {r['ratio spread']}; load {fmt(r['load (1 min)'])}) and {fmt(cpu)} "
                        f"of its CPU time; the wall ratio is {why}.")
-        if "sandbox cost (s)" in r:
+        if {"sandbox cost (s)", "cost spread (s)", "overhead (s)"} <= set(r):
             out.append(f"{r['assignment']}: the sandbox costs {fmt(r['sandbox cost (s)'])} s per submission "
                        f"(paired with `--no-sandbox`, spread {r['cost spread (s)']} s); the grading overhead "
                        f"over the notebook's own work is {fmt(r['overhead (s)'])} s.")
-    acts = results.get("activations", [])
+    acts = [r for r in results.get("activations", []) if "numpy / bound" in r]
     if acts:
         shares = [r["numpy / bound"] for r in acts]
         out.append(f"Activations: the numpy reference reaches {min(shares):.1%}-{max(shares):.1%} of the copy "
                    "bound: it is compute-bound on transcendentals (exp, log1p, tanh) and each numpy operation "
                    "writes a full temporary array, where torch's built-ins fuse forward and backward.")
     for r in results.get("autograd", []):
-        out.append(f"Autograd Function {r['activation']} ({r['dtype']}, n = {r['n']:,}): "
-                   f"{fmt(r['custom/built-in time'])} times the built-in's time.")
+        if "custom/built-in time" in r:
+            out.append(f"Autograd Function {r['activation']} ({r['dtype']}, n = {r['n']:,}): "
+                       f"{fmt(r['custom/built-in time'])} times the built-in's time.")
     for r in results.get("training", []):
-        if "comparison (s)" in r:
+        if {"comparison (s)", "runs", "epochs"} <= set(r):
             out.append(f"Training on {r['device']}: the whole comparison ({r['runs']} runs of {r['epochs']} "
                        f"epoch(s)) took {fmt(r['comparison (s)'])} s.")
     return out
