@@ -193,4 +193,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":   # the one entry point is python -m course_tools
-    raise SystemExit("usage: python -m course_tools assign ... (see python -m course_tools --help)")
+    import sys
+    print("usage: python -m course_tools assign ... (see python -m course_tools --help)", file=sys.stderr)
+    raise SystemExit(2)
