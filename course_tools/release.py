@@ -44,7 +44,6 @@ from activation_course.hub import assignment_links_markdown
 from .exits import CannotRun
 from .settings import CHECKOUT, EDITION_TEMPLATE, TORCH_PIN, Course, course
 
-EDITION = EDITION_TEMPLATE
 MARKER = ".student-edition"
 BOOK_FILES = ("_config.yml", "_toc.yml", "package.json", "package-lock.json")
 HUB_LINKS = "<!-- jupyterhub-links: replaced by `make release` with the links, from _config.yml -->"
@@ -113,7 +112,7 @@ def _pin_torch(dest: Path) -> None:
     req = dest / "requirements.txt"
     text = req.read_text()
     if len(TORCH_LINE.findall(text)) != 1:
-        raise ReleaseError(f"{EDITION / 'requirements.txt'} must hold exactly one torch line (the pin goes there)")
+        raise ReleaseError(f"{EDITION_TEMPLATE / 'requirements.txt'} must hold exactly one torch line (the pin goes there)")
     req.write_text(TORCH_LINE.sub(TORCH_PIN, text))
 
 
@@ -123,7 +122,7 @@ def _write_hub_links(dest: Path) -> None:
     readme = dest / "README.md"
     text = readme.read_text()
     if HUB_LINKS not in text:
-        raise ReleaseError(f"{EDITION / 'README.md'} has lost its line {HUB_LINKS!r}")
+        raise ReleaseError(f"{EDITION_TEMPLATE / 'README.md'} has lost its line {HUB_LINKS!r}")
     readme.write_text(text.replace(HUB_LINKS, assignment_links_markdown(dest / "_config.yml")))
 
 
@@ -133,7 +132,7 @@ def write_edition(dest: Path, where: Course | None = None) -> list[Path]:
     where = where or course()
     package = where.package
     _prepare(dest, where)
-    for item in sorted(EDITION.iterdir()):
+    for item in sorted(EDITION_TEMPLATE.iterdir()):
         target = dest / (".gitignore" if item.name == "gitignore" else item.name)
         if item.is_dir():
             shutil.copytree(item, target, ignore=_ignore)

@@ -19,7 +19,8 @@ from .environment import GradingEnv, kernel_env
 from .execute import build_notebook, run_notebook
 from .intake import Invalid, Prepared, Raw, Submission, prepare, read
 from .record import Result
-from .sandbox import Limits, Sandbox, SpawnSpec, start_kernel
+from ..settings import Limits
+from .sandbox import Sandbox, SpawnSpec, start_kernel
 from .verdict import Observation, decide
 
 GUARD_SOURCE = Path(guard.__file__)

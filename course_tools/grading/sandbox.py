@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..settings import Limits  # noqa: F401  (the limits and their defaults live in settings)
+from ..settings import Limits   # the limits and their defaults
 from . import bwrap
 
 KERNEL_NAME = "acgrade-python3"
