@@ -6,12 +6,17 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 # torch is installed first, from PyPI plus the PyTorch CPU wheel index as an
-# *extra* index: on Linux pip then takes the CPU build (2.13.0+cpu ranks above
-# PyPI's CUDA build of 2.13.0), and other platforms or versions still resolve
+# *extra* index: on Linux pip then takes the CPU build (X.Y.Z+cpu ranks above
+# PyPI's CUDA build of X.Y.Z), and other platforms or versions still resolve
 # from PyPI. GPU users name a CUDA index instead (see README), e.g.
 # `make install TORCH_INDEX=https://download.pytorch.org/whl/cu128`.
-TORCH_SPEC  ?= torch==2.13.0
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# The pin and the index are written once, in course_tools/settings.py.
+setting = $(shell sed -n 's/^$(1) = "\(.*\)"$$/\1/p' course_tools/settings.py)
+TORCH_SPEC  ?= $(call setting,TORCH_PIN)
+TORCH_INDEX ?= $(call setting,TORCH_INDEX)
+ifeq ($(strip $(TORCH_SPEC)),)
+$(error no TORCH_PIN = "..." line in course_tools/settings.py)
+endif
 STAMP   := $(VENV)/.installed
 MATHJAX := book/_vendor/mathjax/es5/tex-chtml.js
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -27,6 +32,9 @@ DEST ?= _release
 ENV_CACHE ?=
 WRITTEN ?=
 ANONYMISE ?=
+V ?=
+# The one entry point of the instructor tools (V=1: -v, their debug log).
+TOOLS := $(BIN)/python -m course_tools $(if $(V),-v)
 
 .PHONY: help install book book-fast assign assign-check release test test-fast test-gpu grade written bench clean
 
@@ -39,6 +47,7 @@ help:
 	@echo "make grade HW=hw1 SUBMISSIONS=folder [OUT=gradebook.csv JOBS=n TIMEOUT=s WRITTEN=written-scores.csv]"
 	@echo "make written HW=hw2 SUBMISSIONS=folder [OUT=dir ANONYMISE=1]  written answers: PDFs, question pages, score sheet"
 	@echo "make bench       measure grading, training, book build and activation speed"
+	@echo "(every tool: .venv/bin/python -m course_tools --help; V=1 for its debug log)"
 
 install: $(STAMP) $(MATHJAX)
 
@@ -58,14 +67,14 @@ $(MATHJAX): package.json
 	@touch $@
 
 assign: install
-	$(BIN)/python -m course_tools.assign $(HW)
+	$(TOOLS) assign $(HW)
 
 assign-check: install
-	$(BIN)/python -m course_tools.assign --check
+	$(TOOLS) assign --check
 
 # The student edition (the course's public repository): no solutions, no tools.
 release: install
-	$(BIN)/python -m course_tools.release $(DEST)
+	$(TOOLS) release $(DEST)
 
 # From a clean _build: an incremental build silently skips an unchanged failing notebook.
 book: install assign
@@ -86,15 +95,15 @@ test-fast: install
 # Grades in the environment the zip's environment.yml declares, built once into
 # ~/.cache/activation-course/grading-envs/ (ENV_CACHE=dir to keep it elsewhere).
 grade: install
-	$(BIN)/python -m course_tools.grading $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE)) $(if $(WRITTEN),--written $(WRITTEN))
+	$(TOOLS) grade $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(ENV_CACHE),--env-cache $(ENV_CACHE)) $(if $(WRITTEN),--written $(WRITTEN))
 
 # Written answers: OUT/pdf/<submission>.pdf (Chromium), OUT/questions/<question>.html, OUT/written-scores.csv.
 written: install
-	$(BIN)/python -m course_tools.written $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(ANONYMISE),--anonymise)
+	$(TOOLS) written $(HW) $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(ANONYMISE),--anonymise)
 
 # Benchmarks write bench/results.md; run on a quiet machine (see the report's notes).
 bench: install
-	$(BIN)/python -m course_tools.bench
+	$(TOOLS) bench
 
 # Assignment 3's checks on CUDA (skipped without a GPU).
 test-gpu: install

@@ -1,7 +1,9 @@
 """Instructor tools of the activation-functions course module.
 
-Never shipped to students: ``python -m course_tools.assign`` (student notebooks
-and autograder zips from the masters), ``python -m course_tools.grading`` (grade
-a folder of submissions), ``python -m course_tools.release`` (the student
-edition) and ``python -m course_tools.bench`` (benchmarks).
+Never shipped to students. One entry point, ``python -m course_tools COMMAND`` (``cli``;
+exit codes in ``exits``): ``assign`` (student notebooks and autograder zips from the
+masters), ``release`` (the student edition), ``grade`` (``grading``: a folder of
+submissions to a gradebook), ``written`` (the written answers) and ``bench`` (the
+benchmarks). ``settings`` holds the course layout, the torch pin and the limits' defaults;
+``processes`` the environment of every process the tools start.
 """

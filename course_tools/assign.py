@@ -1,6 +1,6 @@
 """Generate student notebooks and autograder zips from the otter-assign masters.
 
-``make assign`` runs ``python -m course_tools.assign``. For every master
+``make assign`` runs ``python -m course_tools assign [HW...]``. For every master
 notebook ``solutions/<hw>/<hw>.ipynb`` it runs ``otter assign`` (which also
 checks that the solutions score 100%) into a scratch folder and then writes, with
 stable names and byte-stable contents:
@@ -17,13 +17,17 @@ emptied first.
 Generated notebooks get deterministic cell ids and zips get fixed member dates, so
 regenerating an unchanged master rewrites identical bytes and a diff means the
 master changed. ``--check`` regenerates into a temporary folder and lists every
-generated file that differs from the committed one (the staleness test uses it).
+generated file that differs from the committed one (the staleness test uses it); it
+exits 1 when any does (``course_tools.exits``). The course is ``settings.course()``: the
+checkout, or ``$COURSE_ROOT`` / ``python -m course_tools --root DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -32,23 +36,18 @@ import zipfile
 from pathlib import Path
 
 from . import points
-from .grading.environment import subprocess_env
+from .exits import CannotRun, Problems
+from .processes import subprocess_env
+from .settings import Course, course
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
-ASSIGNMENTS = REPO / "assignments"
-AUTOGRADER = REPO / "autograder"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+log = logging.getLogger(__name__)
 
 
-def masters(root: Path = SOLUTIONS) -> dict[str, Path]:
-    """Map assignment name -> master notebook, for ``solutions/<hw>/<hw>.ipynb``."""
-    found = {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        nb = sub / f"{sub.name}.ipynb"
-        if nb.exists():
-            found[sub.name] = nb
-    return found
+def masters(where: Course | None = None) -> dict[str, Path]:
+    """Map assignment name -> master notebook, for every ``solutions/<hw>/<hw>.ipynb`` of
+    the course (``settings.course()`` unless given)."""
+    return (where or course()).masters()
 
 
 def _normalise_notebook(path: Path) -> None:
@@ -87,8 +86,8 @@ def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> 
     """
     disagreements = points.check_master(master)
     if disagreements:
-        raise SystemExit(f"{master}: points disagree with the questions' `points:` configs:\n  "
-                         + "\n  ".join(disagreements))
+        raise Problems(f"{master}: points disagree with the questions' `points:` configs:\n  "
+                       + "\n  ".join(disagreements))
     with tempfile.TemporaryDirectory(prefix=f"assign-{hw}-") as tmp:
         dist = Path(tmp) / "dist"
         proc = subprocess.run(
@@ -96,8 +95,8 @@ def generate(hw: str, master: Path, student_dir: Path, autograder_dir: Path) -> 
             cwd=master.parent, env=subprocess_env(bin_dir=Path(sys.executable).parent), capture_output=True, text=True,
         )
         if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])
-            raise SystemExit(f"otter assign failed for {hw} (exit {proc.returncode}); see above")
+            raise Problems(f"otter assign failed for {hw} (exit {proc.returncode}):\n"
+                           + proc.stdout[-20000:] + proc.stderr[-20000:])
 
         if student_dir.exists():
             shutil.rmtree(student_dir)
@@ -132,22 +131,23 @@ def generated_files(student_dir: Path, autograder_dir: Path, hw: str) -> dict[st
 
 
 def _zip_members(data: bytes) -> dict[str, bytes]:
-    import io
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         return {n: z.read(n) for n in z.namelist()}
 
 
-def stale_files(only: list[str] | None = None) -> list[str]:
+def stale_files(only: list[str] | None = None, where: Course | None = None) -> list[str]:
     """Regenerate into a scratch folder; return the committed files that differ."""
+    where = where or course()
     problems = []
     with tempfile.TemporaryDirectory(prefix="assign-check-") as tmp:
-        for hw, master in masters().items():
+        for hw, master in where.masters().items():
             if only and hw not in only:
                 continue
             sdir, adir = Path(tmp) / "assignments" / hw, Path(tmp) / "autograder" / hw
+            log.info("otter assign %s (check) ...", master.relative_to(where.root))
             generate(hw, master, sdir, adir)
             fresh = generated_files(sdir, adir, hw)
-            committed = generated_files(ASSIGNMENTS / hw, AUTOGRADER / hw, hw)
+            committed = generated_files(where.student_dir(hw), where.autograder_dir(hw), hw)
             for name in sorted(set(fresh) | set(committed)):
                 if name not in committed:
                     problems.append(f"{name}: missing (run `make assign`)")
@@ -163,18 +163,22 @@ def stale_files(only: list[str] | None = None) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``assign`` command's arguments."""
     parser.add_argument("hw", nargs="*", help="assignments to generate (default: all in solutions/)")
     parser.add_argument("--check", action="store_true",
-                        help="regenerate into a temporary folder and report stale committed files")
-    args = parser.parse_args(argv)
-    found = masters()
+                        help="regenerate into a temporary folder and report stale committed files (exit 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``python -m course_tools assign [HW...] [--check]``."""
+    where = course()
+    found = where.masters()
     unknown = [h for h in args.hw if h not in found]
     if unknown:
-        parser.error(f"no master notebook for {unknown}; have {sorted(found)}")
+        raise CannotRun(f"no master notebook for {unknown} in {where.solutions}; have {sorted(found)}")
     if args.check:
-        problems = stale_files(args.hw or None)
+        problems = stale_files(args.hw or None, where)
         for p in problems:
             print(p)
         print("generated files are up to date" if not problems else f"{len(problems)} stale file(s)")
@@ -182,11 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     for hw, master in found.items():
         if args.hw and hw not in args.hw:
             continue
-        print(f"otter assign {master.relative_to(REPO)} ...", flush=True)
-        generate(hw, master, ASSIGNMENTS / hw, AUTOGRADER / hw)
-        print(f"  -> assignments/{hw}/, autograder/{hw}/{hw}-autograder.zip", flush=True)
+        log.info("otter assign %s ...", master.relative_to(where.root))
+        generate(hw, master, where.student_dir(hw), where.autograder_dir(hw))
+        print(f"{hw} -> assignments/{hw}/, autograder/{hw}/{hw}-autograder.zip", flush=True)
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":   # the one entry point is python -m course_tools
+    import sys
+    print("usage: python -m course_tools assign ... (see python -m course_tools --help)", file=sys.stderr)
+    raise SystemExit(2)

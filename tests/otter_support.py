@@ -53,7 +53,7 @@ def variant(hw: str, code: str, dest: Path, base: Path | None = None) -> Path:
 
 def otter_run(hw: str, notebook: Path, timeout: float = 600) -> dict[str, float]:
     """Grade one notebook with ``otter run``; return {question: score} (no 'Public Tests')."""
-    from course_tools.grading.environment import subprocess_env
+    from course_tools.processes import subprocess_env
 
     with tempfile.TemporaryDirectory(prefix=f"otter-run-{hw}-") as out:
         env = subprocess_env(bin_dir=Path(sys.executable).parent)
@@ -244,7 +244,7 @@ def gradescope_run(hw_zip: Path, submission: Path, env, timeout: float = 600) ->
     import shutil
     import zipfile
 
-    from course_tools.grading.environment import subprocess_env
+    from course_tools.processes import subprocess_env
 
     with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
         ag = Path(tmp)

@@ -5,9 +5,11 @@ import re
 import pytest
 
 from course_tools import assign
+from course_tools.settings import course
 from otter_support import answer_pairs
 
 HWS = sorted(assign.masters())
+COURSE = course()
 
 
 @pytest.mark.slow
@@ -18,13 +20,13 @@ def test_generated_files_are_fresh():
 
 def test_every_master_is_generated():
     for hw in HWS:
-        assert (assign.ASSIGNMENTS / hw / f"{hw}.ipynb").exists(), f"assignments/{hw} missing: run make assign"
-        assert (assign.AUTOGRADER / hw / f"{hw}-autograder.zip").exists(), f"autograder/{hw} zip missing"
+        assert COURSE.student_dir(hw).joinpath(f"{hw}.ipynb").exists(), f"assignments/{hw} missing: run make assign"
+        assert COURSE.autograder_zip(hw).exists(), f"autograder/{hw} zip missing"
 
 
 @pytest.mark.parametrize("hw", HWS)
 def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
-    nb = json.loads((assign.ASSIGNMENTS / hw / f"{hw}.ipynb").read_text())
+    nb = json.loads(COURSE.student_dir(hw).joinpath(f"{hw}.ipynb").read_text())
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
     # otter 7 keeps <!-- BEGIN QUESTION --> comments around manual questions; those are fine.
     text = re.sub(r"<!-- (BEGIN|END) QUESTION -->", "", text)
@@ -41,7 +43,7 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
         for suite in t["suites"]:
             for case in suite["cases"]:
                 assert not case.get("hidden"), f"{hw}: hidden test of {q} shipped to students"
-    solution_nb = json.loads((assign.AUTOGRADER / hw / f"{hw}.ipynb").read_text())
+    solution_nb = json.loads(COURSE.solution_notebook(hw).read_text())
     for t in solution_nb["metadata"]["otter"]["tests"].values():
         if isinstance(t, str):
             hidden = [chunk.split("\n", 1)[1] for chunk in t.split("@test_case(")[1:]
@@ -56,8 +58,8 @@ def test_student_notebook_has_no_solutions_or_hidden_tests(hw):
 
 @pytest.mark.parametrize("hw", HWS)
 def test_student_answer_cells_hold_no_solution_lines(hw):
-    student = json.loads((assign.ASSIGNMENTS / hw / f"{hw}.ipynb").read_text())
-    solution = json.loads((assign.AUTOGRADER / hw / f"{hw}.ipynb").read_text())
+    student = json.loads(COURSE.student_dir(hw).joinpath(f"{hw}.ipynb").read_text())
+    solution = json.loads(COURSE.solution_notebook(hw).read_text())
     text = "\n".join("".join(c["source"]) for c in student["cells"])
     for ans, sol in (("".join(a["source"]), "".join(b["source"])) for a, b in answer_pairs(student, solution)):
         own = set(ans.splitlines())

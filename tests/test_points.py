@@ -10,6 +10,7 @@ import re
 import pytest
 
 from course_tools import assign, points
+from course_tools.exits import Problems
 
 MASTERS = assign.masters()
 
@@ -99,7 +100,7 @@ def test_assign_refuses_before_running_otter(tmp_path):
     nb = _replace(_load("hw1"), r"# BEGIN QUESTION\nname: q2_sigmoid", "points: 14", "points: 16")
     master = tmp_path / "hw1.ipynb"
     master.write_text(json.dumps(nb))
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(Problems) as err:   # exit status 1 from `python -m course_tools assign`
         assign.generate("hw1", master, tmp_path / "student", tmp_path / "autograder")
     assert "q2_sigmoid" in str(err.value)
     assert not (tmp_path / "student").exists() and not (tmp_path / "autograder").exists()

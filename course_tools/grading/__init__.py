@@ -1,11 +1,11 @@
 """Instructor grading: a folder of submissions to a gradebook, graded where Gradescope
-grades, robust to broken and adversarial work. Entry point: ``python -m course_tools.grading --help``.
+grades, robust to broken and adversarial work. Entry point: ``python -m course_tools grade --help``.
 
 The pipeline, one module per step:
 
 * ``assignment`` -- the autograder zip: questions, points (the one reader), what the tests use;
 * ``environment`` -- the grading environment built from the zip's environment.yml (cached),
-  the one helper that builds a subprocess environment, and a kernel's short fixed one;
+  and a kernel's short fixed environment;
 * ``intake`` -- find submissions, check them without running anything;
 * ``bwrap`` -- the bubblewrap command line a kernel runs under, and the probe that refuses
   (with the fix) where no sandbox can be made;
@@ -15,5 +15,5 @@ The pipeline, one module per step:
 * ``channel`` -- the guard's configuration and signed messages (an inherited socket pair);
 * ``verdict`` -- status, scores and message, as a ``record.Result``;
 * ``store`` -- JSON, feedback, the gradebook CSV, resuming, the class summary;
-* ``pipeline`` -- one submission and a batch; ``cli`` -- the command line and ``--docker``.
+* ``pipeline`` -- one submission and a batch; ``cli`` -- the ``grade`` command and ``--docker``.
 """

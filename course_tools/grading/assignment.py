@@ -1,5 +1,7 @@
-"""An autograder zip, read once: assignment name, questions and points, the environment it
-declares, and which modules its tests reach (what the guard must watch)."""
+"""An autograder zip, read once: ``AutograderZip`` (name, config, the environment it declares,
+its files; no otter needed) and ``Assignment`` (that, with its tests read: questions and
+points, and which modules the tests reach, what the guard must watch), complete when it
+exists. ``Analysis`` lets grading start its first kernel before the tests are read."""
 from __future__ import annotations
 
 import ast
@@ -10,43 +12,27 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..exits import CannotRun
+from ..settings import Course, course
 from . import policy
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-class ToolError(Exception):
+class ToolError(CannotRun):
     """The tool itself cannot run (bad arguments, no assignment, no submissions)."""
 
 
-@dataclass
-class Assignment:
-    """An autograder zip. ``open_assignment`` reads what needs no otter (name, config,
-    environment, files); ``analyze`` reads the tests with otter's own classes (points per
-    question, the modules they reach). ``defer_analysis`` lets the first kernel start
-    first; ``wait()`` before using what the analysis fills in."""
+@dataclass(frozen=True)
+class AutograderZip:
+    """An autograder zip, unpacked: what needs no otter (name, config, environment, files).
+    ``open_assignment`` makes one; ``Assignment.analyse`` reads its tests."""
     name: str
     zip_path: Path
     extract_dir: Path
     environment_yml: str
-    questions: list[str] = field(default_factory=list)
-    max_points: dict[str, float] = field(default_factory=dict)
-    candidates: list[str] = field(default_factory=list)   # modules the tests may reach
-    bases: dict[str, list[str]] = field(default_factory=dict)
     seed: int | None = None
     seed_variable: str | None = None
-    watch: list[str] = field(default_factory=list)       # set by resolve_watch()
-    support: list[str] = field(default_factory=list)     # the zip's files/ modules
-    _done: bool = field(default=False, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _has_module: object = field(default=None, repr=False, compare=False)
-
-    @property
-    def total_max(self) -> float:
-        return float(sum(self.wait().max_points.values()))
 
     @property
     def tests_dir(self) -> Path:
@@ -56,38 +42,67 @@ class Assignment:
     def files_dir(self) -> Path:
         return self.extract_dir / "files"
 
-    def analyze(self, has_module=None) -> "Assignment":
-        with self._lock:
-            if not self._done:
-                if not self.max_points:  # (an Assignment made with its points needs no reading)
-                    analyze_tests(self)
-                if has_module is not None:
-                    self.resolve_watch(has_module)
-                self._done = True
-        return self
 
-    def defer_analysis(self, has_module=None) -> None:
-        """Analyse on first ``wait()``, in the thread that needs it. (Importing otter in a
-        second thread while a grading thread imports nbformat makes both crawl: they
-        contend for the same module locks; one thread importing both is several times
-        faster, and the kernel starts meanwhile anyway.)"""
+@dataclass(frozen=True, kw_only=True)
+class Assignment(AutograderZip):
+    """An autograder zip with its tests read (with otter's own classes): questions, points
+    per question, the modules the tests reach, and of those what the grading environment
+    has (``watch``, what the guard watches) and the zip's own support modules. Complete
+    when it exists: ``Assignment.analyse(zip, has_module)`` (or ``load_assignment``)."""
+    questions: list[str]
+    max_points: dict[str, float]
+    candidates: list[str] = field(default_factory=list)   # modules the tests may reach
+    bases: dict[str, list[str]] = field(default_factory=dict)
+    watch: list[str] = field(default_factory=list)        # candidates the grading environment has
+    support: list[str] = field(default_factory=list)      # the zip's files/ modules
+
+    @property
+    def total_max(self) -> float:
+        return float(sum(self.max_points.values()))
+
+    @classmethod
+    def analyse(cls, z: AutograderZip, has_module=None) -> "Assignment":
+        """Read the zip's tests; with ``has_module`` (the grading environment's), split the
+        modules they reach into those to watch and the zip's own support modules."""
+        questions, max_points, candidates, bases = analyze_tests(z.tests_dir)
+        watch, support = resolve_watch(candidates, z.files_dir, has_module) if has_module else ([], [])
+        return cls(**{f.name: getattr(z, f.name) for f in fields(AutograderZip)},
+                   questions=questions, max_points=max_points, candidates=candidates, bases=bases,
+                   watch=watch, support=support)
+
+
+class Analysis:
+    """The one ``Assignment`` of a zip, analysed by whichever grading thread asks first
+    (``result()``), once. Grading starts the first kernel before the tests are read: importing
+    otter in a second thread while a grading thread imports nbformat makes both crawl (they
+    contend for the same module locks); one thread importing both is several times faster,
+    and the kernel starts meanwhile anyway."""
+
+    def __init__(self, z: AutograderZip, has_module=None):
+        self.zip = z
         self._has_module = has_module
+        self._lock = threading.Lock()
+        self._result: Assignment | None = None
 
-    def wait(self) -> "Assignment":
-        return self.analyze(self._has_module)
+    def result(self) -> Assignment:
+        with self._lock:
+            if self._result is None:
+                self._result = Assignment.analyse(self.zip, self._has_module)
+            return self._result
 
-    def resolve_watch(self, has_module) -> None:
-        """Keep the candidate modules that exist in the grading environment; the zip's own
-        support modules (files/hw1_oracle.py) are imported and watched separately."""
-        support, watch = [], []
-        for m in self.candidates:
-            top = m.split(".")[0]
-            if (self.files_dir / f"{top}.py").is_file() or (self.files_dir / top / "__init__.py").is_file():
-                if top not in support:
-                    support.append(top)
-            elif has_module(top) and m not in watch:
-                watch.append(m)
-        self.watch, self.support = watch, support
+
+def resolve_watch(candidates: list[str], files_dir: Path, has_module) -> tuple[list[str], list[str]]:
+    """(watch, support): the candidate modules that exist in the grading environment, and
+    the zip's own support modules (files/hw1_oracle.py), imported and watched separately."""
+    support, watch = [], []
+    for m in candidates:
+        top = m.split(".")[0]
+        if (files_dir / f"{top}.py").is_file() or (files_dir / top / "__init__.py").is_file():
+            if top not in support:
+                support.append(top)
+        elif has_module(top) and m not in watch:
+            watch.append(m)
+    return watch, support
 
 
 def natural(s: str):
@@ -102,22 +117,28 @@ def test_files(tests_dir: Path):
     return [create_test_file(str(t), NBMetadataConfig()) for t in sorted(Path(tests_dir).glob("*.py"))]
 
 
-def load_assignment(hw: str | None, zip_path: str | Path | None = None, has_module=None) -> Assignment:
+def load_assignment(hw: str | None, zip_path: str | Path | None = None, has_module=None,
+                    where: Course | None = None) -> Assignment:
     """An autograder zip, read and analysed (see ``Assignment``)."""
-    return open_assignment(hw, zip_path).analyze(has_module)
+    return Assignment.analyse(open_assignment(hw, zip_path, where), has_module)
 
 
-def open_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assignment:
-    """Read an autograder zip into a private folder (removed at exit); no otter needed."""
+def open_assignment(hw: str | None, zip_path: str | Path | None = None,
+                    where: Course | None = None) -> AutograderZip:
+    """Read an autograder zip into a private folder (removed at exit); no otter needed.
+    Without ``zip_path``: ``autograder/<hw>/<hw>-autograder.zip`` of the course (``settings.course()``)."""
     if zip_path is None:
         if not hw:
             raise ToolError("no assignment given (HW=hw1 or --autograder PATH)")
-        zip_path = REPO / "autograder" / hw / f"{hw}-autograder.zip"
+        where = where or course()
+        zip_path = where.autograder_zip(hw)
+        if not zip_path.is_file():
+            have = sorted(p.name for p in where.autograder.glob("*") if p.is_dir())
+            raise ToolError(f"no autograder zip at {zip_path} (assignments with a folder: {have}; "
+                            "run `make assign` first)")
     zip_path = Path(zip_path).resolve()
     if not zip_path.is_file():
-        have = sorted(p.name for p in (REPO / "autograder").glob("*") if p.is_dir())
-        raise ToolError(f"no autograder zip at {zip_path} (assignments with a folder: {have}; "
-                        "run `make assign` first)")
+        raise ToolError(f"no autograder zip at {zip_path}")
     extract = Path(tempfile.mkdtemp(prefix="acgrade-ag-"))
     atexit.register(shutil.rmtree, extract, True)
     try:
@@ -136,16 +157,17 @@ def open_assignment(hw: str | None, zip_path: str | Path | None = None) -> Assig
     env_yml = extract / "environment.yml"
     if not env_yml.is_file():
         raise ToolError(f"{zip_path} holds no environment.yml (otter assign writes one)")
-    return Assignment(name=name, zip_path=zip_path, extract_dir=extract,
-                      environment_yml=env_yml.read_text(),
-                      seed=config.get("seed"), seed_variable=config.get("seed_variable"))
+    return AutograderZip(name=name, zip_path=zip_path, extract_dir=extract,
+                         environment_yml=env_yml.read_text(),
+                         seed=config.get("seed"), seed_variable=config.get("seed_variable"))
 
 
-def analyze_tests(a: Assignment) -> None:
+def analyze_tests(tests_dir: Path) -> tuple[list[str], dict[str, float], list[str], dict[str, list[str]]]:
     """Points per question (``TestFile.possible``, as otter counts them: the tool's one
-    reader of points) and the modules the tests reach, from the test files."""
+    reader of points) and the modules the tests reach, from the test files. Returns
+    (questions in natural order, points per question, candidate modules, names used per question)."""
     max_points, candidates, bases = {}, list(policy.BASE_WATCH), {}
-    for tf in test_files(a.tests_dir):
+    for tf in test_files(tests_dir):
         max_points[tf.name] = float(tf.possible)
         srcs = [Path(tf.path).read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]
         found: set[str] = set()
@@ -163,8 +185,7 @@ def analyze_tests(a: Assignment) -> None:
                         and m not in candidates:
                     candidates.append(m)
         bases[tf.name] = sorted(found)
-    a.questions = sorted(max_points, key=natural)
-    a.max_points, a.candidates, a.bases = max_points, candidates, bases
+    return sorted(max_points, key=natural), max_points, candidates, bases
 
 
 # ------------------------------------------------------------------ test-source analysis

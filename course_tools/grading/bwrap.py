@@ -32,6 +32,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..exits import CannotRun
+
 INSIDE = Path("/autograder")
 SUBMISSION = INSIDE / "submission"   # tmpfs: cwd and $HOME
 SOURCE = INSIDE / "source"           # the prepared submission, read-only, copied into SUBMISSION
@@ -69,7 +71,7 @@ How to fix it:
   * Or, knowing that each submission then runs with your rights, `--no-sandbox`."""
 
 
-class SandboxUnavailable(Exception):
+class SandboxUnavailable(CannotRun):
     """bubblewrap cannot make a sandbox on this machine (the message says how to fix it)."""
 
 

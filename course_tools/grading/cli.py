@@ -1,9 +1,10 @@
-"""Command line: ``python -m course_tools.grading HW SUBMISSIONS... [options]``."""
+"""The ``grade`` command: ``python -m course_tools grade HW SUBMISSIONS... [options]``."""
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -11,14 +12,18 @@ import sys
 import time
 from pathlib import Path
 
-from .assignment import ToolError, open_assignment
-from .bwrap import SandboxUnavailable, probe
-from .environment import EnvError, ensure_env
+from ..exits import CannotRun, INTERRUPTED
+from ..settings import LIMIT_MINIMUMS, Limits
+from .assignment import Analysis, Assignment, ToolError, open_assignment
+from .bwrap import probe
+from .environment import ensure_env
 from .intake import Invalid, discover, prepare
 from .pipeline import grade_all
 from .record import Result
-from .sandbox import Limits
 from .store import Store, class_report, file_hash, summarize
+
+log = logging.getLogger(__name__)
+DEFAULT = Limits()
 
 DESCRIPTION = """\
 Grade a folder of student submissions (.ipynb notebooks and the zips that
@@ -32,34 +37,38 @@ CSV); a class summary (summary.md, summary.csv, histogram.png). Each kernel runs
 a bubblewrap sandbox of its own (no network, no view of this machine's files or
 processes, a private work folder and /tmp) under a wall-clock timeout and caps on
 memory, output, processes, CPU time and scratch disk; a guard inside the kernel
-detects and neutralises tampering with the tests (status flagged). A re-run skips submissions already graded (same file contents) unless
---redo. Exit status: 0 whatever the submissions did; 2 when the tool cannot run."""
+detects and neutralises tampering with the tests (status flagged). A re-run skips
+submissions already graded (same file contents) unless --redo. Exit status: 0
+whatever the submissions did (each is a row); 2 when the tool cannot run (no
+bubblewrap sandbox, no autograder zip, no submissions); 130 when interrupted."""
 
 EPILOG = """\
 examples:
-  python -m course_tools.grading hw1 submissions/
-  python -m course_tools.grading hw2 submissions/ --out grades/hw2.csv --jobs 4 --timeout 300
-  python -m course_tools.grading hw3 submissions/ --docker --dry-run   # the otter grade command"""
+  python -m course_tools grade hw1 submissions/
+  python -m course_tools grade hw2 submissions/ --out grades/hw2.csv --jobs 4 --timeout 300
+  python -m course_tools grade hw3 submissions/ --docker --dry-run   # the otter grade command"""
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m course_tools.grading", description=DESCRIPTION,
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("hw", help="assignment name (hw1, hw2, hw3): grades against autograder/HW/HW-autograder.zip")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``grade`` command's arguments (the limits' defaults are ``settings.Limits``'s)."""
+    p.description, p.epilog, p.formatter_class = DESCRIPTION, EPILOG, argparse.RawDescriptionHelpFormatter
+    p.add_argument("hw", help="assignment name (a folder of solutions/): grades against autograder/HW/HW-autograder.zip")
     p.add_argument("submissions", nargs="+", help="submission files and/or folders (searched recursively)")
     p.add_argument("--out", "-o", help="gradebook CSV (default: grades/HW/gradebook.csv); "
                    "per-submission JSON goes to the CSV's folder/results/")
     p.add_argument("--jobs", "-j", type=int, default=None, help="submissions graded at once (default: number of cores)")
-    p.add_argument("--timeout", "-t", type=float, default=600.0,
-                   help="wall-clock seconds per submission before its whole process tree is killed (default 600)")
-    p.add_argument("--memory-mb", type=int, default=4096,
-                   help="address-space cap per process (runner and kernel), MiB (default 4096)")
-    p.add_argument("--max-output-mb", type=int, default=64,
-                   help="cap on the output kept and on any file written, MiB (default 64)")
-    p.add_argument("--max-procs", type=int, default=256,
-                   help="cap on the processes and threads of one submission (default 256)")
-    p.add_argument("--disk-mb", type=int, default=512,
-                   help="size of each of the submission's work folder, /tmp and /dev/shm, MiB (default 512)")
+    p.add_argument("--timeout", "-t", type=float, default=DEFAULT.timeout,
+                   help="wall-clock seconds per submission before its whole process tree is killed "
+                        f"(default {DEFAULT.timeout:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT.memory_mb,
+                   help=f"address-space cap per process (runner and kernel), MiB (default {DEFAULT.memory_mb})")
+    p.add_argument("--max-output-mb", type=int, default=DEFAULT.max_output_mb,
+                   help=f"cap on the output kept and on any file written, MiB (default {DEFAULT.max_output_mb})")
+    p.add_argument("--max-procs", type=int, default=DEFAULT.max_procs,
+                   help=f"cap on the processes and threads of one submission (default {DEFAULT.max_procs})")
+    p.add_argument("--disk-mb", type=int, default=DEFAULT.disk_mb,
+                   help=f"size of each of the submission's work folder, /tmp and /dev/shm, MiB "
+                        f"(default {DEFAULT.disk_mb})")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap, with your rights (every row then says unsandboxed)")
     p.add_argument("--redo", action="store_true", help="grade again submissions that already have a result")
@@ -75,20 +84,19 @@ def parse_args(argv):
                         "total out of autograded + written points; refused whole, before grading, if any score is bad")
     p.add_argument("--keep-work", action="store_true", help="keep each submission's work folder (debugging)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse (exit 2) values no submission could be graded under."""
     if args.jobs is not None and args.jobs < 1:
-        p.error("--jobs must be at least 1")
+        raise CannotRun("--jobs must be at least 1")
     if args.timeout <= 0:
-        p.error("--timeout must be positive")
-    if args.memory_mb < 256:
-        p.error("--memory-mb must be at least 256")
-    if args.max_procs < 32:
-        p.error("--max-procs must be at least 32")
-    if args.disk_mb < 16:
-        p.error("--disk-mb must be at least 16")
+        raise CannotRun("--timeout must be positive")
+    for name, least in LIMIT_MINIMUMS.items():
+        if getattr(args, name) < least:
+            raise CannotRun(f"--{name.replace('_', '-')} must be at least {least}")
     if args.dry_run and not args.docker:
-        p.error("--dry-run goes with --docker")
-    return args
+        raise CannotRun("--dry-run goes with --docker")
 
 
 def out_paths(args) -> tuple[Path, Path]:
@@ -98,17 +106,10 @@ def out_paths(args) -> tuple[Path, Path]:
     return out, out.parent / "results"
 
 
-def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(args)
-    except (ToolError, EnvError, SandboxUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def _main(args) -> int:
-    a = open_assignment(args.hw, args.autograder)
+def run(args: argparse.Namespace) -> int:
+    """``python -m course_tools grade``: grade, write the gradebook, print the summary."""
+    check_arguments(args)
+    z = open_assignment(args.hw, args.autograder)
     out, results_dir = out_paths(args)
     subs, ignored = discover(args.submissions, exclude=[
         results_dir, out.parent / "docker-staging", out.parent / "docker-out"])
@@ -118,91 +119,118 @@ def _main(args) -> int:
     written = None
     if args.written:  # checked whole before anything is graded: a bad sheet writes no gradebook
         from ..written.scores import read_scores
-        written = read_scores(args.written, a.name, [s.id for s in subs])
+        written = read_scores(args.written, z.name, [s.id for s in subs])
     if args.docker:
-        return docker(args, a.analyze(), subs, out, results_dir, written)
-    env = ensure_env(a.environment_yml, cache=args.env_cache,
-                     announce=lambda m: print(m, file=sys.stderr, flush=True))
+        return docker(args, Assignment.analyse(z), subs, out, results_dir, written)
+    env = ensure_env(z.environment_yml, cache=args.env_cache, announce=log.info)
     if args.no_sandbox:
-        print("warning: --no-sandbox: every submission runs with your rights, your files and your "
-              "network; rows say unsandboxed", file=sys.stderr)
+        log.warning("--no-sandbox: every submission runs with your rights, your files and your "
+                    "network; rows say unsandboxed")
     else:
         probe(env.python)  # once per run: refuses, with the fix, where no sandbox can be made
-    # otter reads the tests (a second or two) once the first kernel is starting
-    a.defer_analysis(env.has_module)
-    jobs = args.jobs or os.cpu_count() or 1
-    store = Store(out, a)
+    return grade_here(args, z, env, subs, ignored, out, written)
+
+
+def resume(subs, results_dir: Path, autograder: str, redo: bool) -> tuple[dict[str, Result], list]:
+    """(the stored results of submissions already graded, the (submission, hash) pairs to grade)."""
     records: dict[str, Result] = {}
     todo = []
     for s in subs:
         digest = file_hash(s.path)
-        old = None if args.redo else store.previous(s, digest)
+        old = None if redo else Store.previous_result(results_dir, s, digest, autograder)
         if old is not None:
             records[s.id] = old
         else:
             todo.append((s, digest))
-    # BLAS/OpenMP threads per kernel: the cores shared by the kernels that run at once
-    running = max(1, min(jobs, len(todo)))
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
-                    threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
-                    disk_mb=args.disk_mb)
+    return records, todo
+
+
+def limits_of(args, jobs: int, to_grade: int) -> Limits:
+    """The limits of each kernel; its BLAS/OpenMP threads are the cores shared by the kernels
+    that run at once."""
+    running = max(1, min(jobs, to_grade))
+    return Limits(timeout=args.timeout, memory_mb=args.memory_mb, max_output_mb=args.max_output_mb,
+                  threads=max(1, (os.cpu_count() or 1) // running), max_procs=args.max_procs,
+                  disk_mb=args.disk_mb)
+
+
+def progress_bar(args, total: int, initial: int, name: str):
+    """A tqdm bar on stderr, or None (``--no-progress``, no tqdm): then one log line each."""
+    if args.no_progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, file=sys.stderr, unit="sub", desc=f"grading {name}",
+                dynamic_ncols=True)
+
+
+def grade_here(args, z, env, subs, ignored: int, out: Path, written) -> int:
+    """Grade on this machine, each kernel in its sandbox; the gradebook is rewritten as each
+    submission finishes, so an interrupted run keeps what it graded."""
+    results_dir = out.parent / "results"
+    # otter reads the tests (a second or two) once the first kernel is starting
+    analysis = Analysis(z, env.has_module)
+    jobs = args.jobs or os.cpu_count() or 1
+    records, todo = resume(subs, results_dir, z.zip_path.name, args.redo)
+    limits = limits_of(args, jobs, len(todo))
     skipped = len(subs) - len(todo)
     order = [s.id for s in subs]
+    log.debug("%s: %d submission(s), %d to grade, %d job(s), %s, grading environment %s",
+              z.name, len(subs), len(todo), jobs, limits, env.root)
+    stores: list[Store] = []   # made once the tests are read (in ``started``)
+    bar = progress_bar(args, len(subs), skipped, z.name)
 
     def flush():
-        store.write_gradebook([records[i] for i in order if i in records])
+        stores[0].write_gradebook([records[i] for i in order if i in records])
 
-    bar = None
-    if not args.no_progress:
-        try:
-            from tqdm import tqdm
-            bar = tqdm(total=len(subs), initial=skipped, file=sys.stderr, unit="sub",
-                       desc=f"grading {a.name}", dynamic_ncols=True)
-        except ImportError:
-            bar = None
+    def started():
+        if not stores:
+            stores.append(Store(out, analysis.result()))
+        flush()
 
     def done(rec: Result, s, digest):
-        rec.sha256, rec.autograder, rec.path = digest, a.zip_path.name, str(s.path)
-        store.save(s, rec)
+        rec.sha256, rec.autograder, rec.path = digest, z.zip_path.name, str(s.path)
+        stores[0].save(s, rec)
         records[s.id] = rec
         flush()
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{s.id[:30]}: {rec.status}")
         else:
-            print(f"[{len(records)}/{len(subs)}] {s.id}: {rec.status}", file=sys.stderr, flush=True)
+            log.info("[%d/%d] %s: %s", len(records), len(subs), s.id, rec.status)
 
     t0 = time.monotonic()
-
-    def started():
-        a.wait()
-        flush()
-
     try:
-        complete = grade_all(todo, a, env, limits, jobs, done, keep_work=args.keep_work, on_start=started,
+        complete = grade_all(todo, analysis, env, limits, jobs, done, keep_work=args.keep_work, on_start=started,
                              isolate=not args.no_sandbox)
     finally:
         if bar is not None:
             bar.close()
-    flush()
-    elapsed = time.monotonic() - t0
+    started()
     recs = [records[i] for i in order if i in records]
-    print(summarize(recs, a)
+    print(summarize(recs, stores[0].a)
           + (f"; {skipped} already graded, skipped" if skipped else "")
           + (f"; {ignored} other files ignored" if ignored else "")
-          + f"; {elapsed:.1f} s with {jobs} job(s)"
+          + f"; {time.monotonic() - t0:.1f} s with {jobs} job(s)"
           + ("; UNSANDBOXED (--no-sandbox)" if args.no_sandbox else "; each in its bubblewrap sandbox"))
+    return report(recs, stores[0].a, out, written, complete)
+
+
+def report(recs: list[Result], a: Assignment, out: Path, written, complete: bool) -> int:
+    """The class summary, the merged written scores, where everything is; the exit status."""
     print(class_report(recs, a, out.parent))
     if written is not None and complete:
         from ..written.scores import write_merged
         print(write_merged(out, recs, a, written))
     elif written is not None:
-        print("written scores not merged: grading was interrupted", file=sys.stderr)
-    print(f"gradebook: {out}   results and feedback: {results_dir}/   "
+        log.warning("written scores not merged: grading was interrupted")
+    print(f"gradebook: {out}   results and feedback: {out.parent / 'results'}/   "
           f"class summary: {out.parent}/summary.md, histogram.png")
     if not complete:
-        print("interrupted: graded submissions are saved; run again to continue", file=sys.stderr)
-        return 130
+        log.warning("interrupted: graded submissions are saved; run again to continue")
+        return INTERRUPTED
     return 0
 
 
@@ -239,7 +267,7 @@ def docker(args, a, subs, out: Path, results_dir: Path, written=None) -> int:
     docker_out.mkdir(parents=True, exist_ok=True)
     for slug, (s, prep) in staged.items():
         (staging / f"{slug}.ipynb").write_text(json.dumps(prep.notebook))
-    print(shlex.join(cmd), file=sys.stderr)
+    log.info("%s", shlex.join(cmd))
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
         raise ToolError(f"otter grade failed (exit {proc.returncode}); is Docker running?")

@@ -1,14 +1,14 @@
 """The grading environment: the packages an autograder zip's ``environment.yml`` declares,
-built once into a cached virtual environment (keyed by that file's hash), the one
-helper that builds every subprocess environment the tool starts, and the short, fixed
-environment of a grading kernel (``kernel_env``).
+built once into a cached virtual environment (keyed by that file's hash), and the short,
+fixed environment of a grading kernel (``kernel_env``). (Every other process the tools
+start gets ``course_tools.processes.subprocess_env``.)
 
 Gradescope builds a conda environment from ``environment.yml`` and runs the kernel there;
 the course package is not installed, the checkout is not on the path. This module does the
 same with a venv: the conda dependencies that are pip-installable (``jupyter_server``) and
 every ``pip:`` entry, with ``ipykernel`` added when the file leaves it to conda
 (``nb_conda_kernels`` on Gradescope). torch is installed first as the pinned CPU build
-(``TORCH_SPEC``) so that a range like ``torch>=2.3,<3`` does not pull a CUDA build.
+(``settings.TORCH_PIN``) so that a range like ``torch>=2.3,<3`` does not pull a CUDA build.
 
 Python: the interpreter of the declared version when one is installed and pip can resolve
 the packages for it; otherwise the interpreter this tool runs on (the README says which).
@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -29,56 +30,18 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-# Outside the checkout (a venv inside it would be read by the book build as sources).
-DEFAULT_CACHE = Path(os.environ.get("ACGRADE_ENV_CACHE")
-                     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                     / "activation-course" / "grading-envs")
-TORCH_SPEC = os.environ.get("ACGRADE_TORCH_SPEC", "torch==2.13.0")
-TORCH_INDEX = os.environ.get("ACGRADE_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
+from ..exits import CannotRun
+from ..processes import THREAD_VARS, subprocess_env
+from ..settings import GRADING_ENV_CACHE, GRADING_TORCH_INDEX, GRADING_TORCH_SPEC
+
 MANIFEST = "acgrade-env.json"
 # conda-only packages with no pip counterpart worth installing in a venv
 CONDA_ONLY = {"python", "pip", "nb_conda_kernels", "mamba", "conda"}
-# Variables that would put the checkout or another environment on the kernel's path.
-DROP_VARS = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV",
-             "CONDA_PREFIX", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "IPYTHONDIR", "PYTHONSAFEPATH")
+log = logging.getLogger(__name__)
 
 
-class EnvError(Exception):
+class EnvError(CannotRun):
     """The grading environment cannot be built."""
-
-
-def subprocess_env(*, bin_dir: Path | str | None = None, threads: int | None = None,
-                   drop_python_vars: bool = False, **extra: str) -> dict[str, str]:
-    """The environment of a process this tool starts (pip, a kernel, otter, the runner).
-
-    ``bin_dir`` goes first on PATH (the interpreter's own scripts); ``drop_python_vars``
-    removes what would put the checkout or another environment on a kernel's path;
-    ``threads`` caps BLAS/OpenMP threads; ``extra`` sets variables (None removes one)."""
-    env = dict(os.environ)
-    if drop_python_vars:  # and the checkout's folders on PATH (its .venv/bin)
-        for var in DROP_VARS:
-            env.pop(var, None)
-        repo = str(REPO) + os.sep
-        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                      if p and not (os.path.realpath(p) + os.sep).startswith(repo))
-    if bin_dir is not None:
-        env["PATH"] = str(bin_dir) + os.pathsep + env.get("PATH", "")
-    env["MPLBACKEND"] = "Agg"
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
-    env["PYTHONNOUSERSITE"] = "1" if drop_python_vars else env.get("PYTHONNOUSERSITE", "")
-    if not env["PYTHONNOUSERSITE"]:
-        del env["PYTHONNOUSERSITE"]
-    if threads is not None:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[var] = str(threads)
-    for k, v in extra.items():
-        if v is None:
-            env.pop(k, None)
-        else:
-            env[k] = str(v)
-    return env
 
 
 # The only variables a grading kernel gets (with the tool's own ACGRADE_* ones): none of the
@@ -91,7 +54,7 @@ def kernel_env(*, bin_dir: Path | str, home: Path | str, threads: int, **extra: 
     then the system's), HOME (the work folder), LANG, the thread counts, and ``extra``."""
     env = {"PATH": os.pathsep.join([str(bin_dir), *SYSTEM_PATH]), "HOME": str(home), "LANG": "C.UTF-8",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JUPYTER_PLATFORM_DIRS": "1", "PYTHONNOUSERSITE": "1"}
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARS:
         env[var] = str(threads)
     env.update({k: str(v) for k, v in extra.items() if v is not None})
     return env
@@ -172,7 +135,7 @@ def _resolvable(python: str, spec: Spec, log, env: dict) -> bool:
     log.write(f"# probing {python}\n".encode())
     opts = [o for line in spec.pip_options for o in line.split(None, 1)]
     proc = subprocess.run([python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-                           "--only-binary=:all:", TORCH_SPEC, *opts, *spec.requirements],
+                           "--only-binary=:all:", GRADING_TORCH_SPEC, *opts, *spec.requirements],
                           stdout=log, stderr=subprocess.STDOUT, env=env, timeout=600)
     return proc.returncode == 0
 
@@ -207,10 +170,11 @@ def ensure_env(environment_yml: str, cache: Path | None = None, announce=print) 
     """The grading environment for this ``environment.yml`` text: built on first use
     (with a progress message), reused afterwards; safe against two builds at once."""
     spec = read_spec(environment_yml)
-    cache = Path(cache or DEFAULT_CACHE)
+    cache = Path(cache or GRADING_ENV_CACHE)
     root = cache / spec.digest
     env = _load(root)
     if env is not None:
+        log.debug("grading environment: Python %s in %s (cached)", env.python_version, root)
         return env
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / f"{spec.digest}.lock", "w") as lock:
@@ -248,7 +212,7 @@ def _build(spec: Spec, text: str, root: Path, announce) -> GradingEnv:
         req_file.write_text("\n".join([*spec.pip_options, *spec.requirements]) + "\n")
         steps = [["install", "--quiet", "-r", str(req_file)]]
         if any(re.match(r"torch\b", r) for r in spec.requirements):
-            steps.insert(0, ["install", "--quiet", TORCH_SPEC, "--extra-index-url", TORCH_INDEX])
+            steps.insert(0, ["install", "--quiet", GRADING_TORCH_SPEC, "--extra-index-url", GRADING_TORCH_INDEX])
         for i, args in enumerate(steps, 1):
             announce(f"  [{i}/{len(steps)}] pip {' '.join(a for a in args if a != '--quiet')[:150]}")
             if _pip(py, args, log, pip_env):

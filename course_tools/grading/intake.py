@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assignment import Assignment, ToolError
+from .assignment import AutograderZip, ToolError
 
 MAX_SUBMISSION_BYTES = 100 * 2**20
 MAX_ZIP_TOTAL = 200 * 2**20
@@ -84,7 +84,7 @@ class Prepared:
     filename: str = ""   # the notebook's own file name, kept as Gradescope keeps it
 
 
-def notebook_filename(name: str, a: Assignment) -> str:
+def notebook_filename(name: str, a: AutograderZip) -> str:
     base = Path(name).name
     if not base.lower().endswith(".ipynb") or base.startswith(".") or "/" in base or "\\" in base:
         return f"{a.name}.ipynb"
@@ -105,7 +105,7 @@ class Raw:
     filename: str
 
 
-def read(sub: Submission, a: Assignment) -> Raw:
+def read(sub: Submission, a: AutograderZip) -> Raw:
     """The quick checks (size, zip, UTF-8, JSON with a list of cells, the assignment's
     name), fast enough to run before a kernel is started."""
     notes: list[str] = []
@@ -146,7 +146,7 @@ def read(sub: Submission, a: Assignment) -> Raw:
     return Raw(text=text, extra_files=extra, notes=notes, filename=filename)
 
 
-def prepare(sub: Submission, a: Assignment, has_module=lambda name: False, raw: Raw | None = None) -> Prepared:
+def prepare(sub: Submission, a: AutograderZip, has_module=lambda name: False, raw: Raw | None = None) -> Prepared:
     """Read and check a submission without running any of it (``read``, then nbformat's
     own validation). ``has_module(name)``: is ``name`` importable in the grading
     environment (a shipped file of that name would shadow it)?"""
@@ -182,7 +182,7 @@ def prepare(sub: Submission, a: Assignment, has_module=lambda name: False, raw: 
     return Prepared(notebook=nb, extra_files=extra, notes=notes, shadowing=shadowing, filename=filename)
 
 
-def _from_zip(data: bytes, a: Assignment) -> tuple[bytes, dict[str, bytes], list[str], str]:
+def _from_zip(data: bytes, a: AutograderZip) -> tuple[bytes, dict[str, bytes], list[str], str]:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in z.infolist() if not i.is_dir()]

@@ -3,29 +3,31 @@ batch of them, ``jobs`` at a time, with everything killed on Ctrl-C."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from . import bwrap, guard, policy, sandbox
-from .assignment import Assignment
+from .assignment import Analysis, AutograderZip
 from .channel import Channel
 from .environment import GradingEnv, kernel_env
 from .execute import build_notebook, run_notebook
 from .intake import Invalid, Prepared, Raw, Submission, prepare, read
 from .record import Result
-from .sandbox import Limits, Sandbox, SpawnSpec, start_kernel
+from ..settings import Limits
+from .sandbox import Sandbox, SpawnSpec, start_kernel
 from .verdict import Observation, decide
 
 GUARD_SOURCE = Path(guard.__file__)
+log = logging.getLogger(__name__)
 
 
-def layout(work: Path, sub: Submission, prep: Prepared, a: Assignment) -> tuple[Path, Path, list[str]]:
+def layout(work: Path, sub: Submission, prep: Prepared, a: AutograderZip) -> tuple[Path, Path, list[str]]:
     """The Gradescope layout: the notebook and the student's files, then the zip's files/
     (its copies win) and tests/. Returns (submission folder, notebook, support files)."""
     subdir = work / "submission"
@@ -65,11 +67,13 @@ def _readable(root: Path) -> None:
                 os.chmod(p, os.stat(p).st_mode | 0o444)
 
 
-def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits: Limits,
+def grade_one(sub: Submission, raw: Raw, analysis: Analysis, env: GradingEnv, limits: Limits,
               keep_work: bool = False, isolate: bool = True) -> Result:
     """The kernel is spawned first (it starts while the rest is prepared here), then the
-    submission is checked in full, laid out, and the graded notebook executed. With
-    ``isolate`` (the default) the kernel runs in its bubblewrap sandbox (``bwrap``)."""
+    submission is checked in full, laid out, and the graded notebook executed; the
+    ``Assignment`` is taken from ``analysis`` once the kernel answers. With ``isolate``
+    (the default) the kernel runs in its bubblewrap sandbox (``bwrap``)."""
+    z = analysis.zip
     work = Path(tempfile.mkdtemp(prefix="acgrade-"))
     t0 = time.monotonic()
     channel = None
@@ -95,10 +99,10 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
                 channel.spawned()
             channel.start()
             try:
-                prep = prepare(sub, a, has_module=env.has_module, raw=raw)
+                prep = prepare(sub, z, has_module=env.has_module, raw=raw)
             except Invalid as e:
-                return Result.invalid(sub.id, a.wait().total_max, str(e))
-            _, _, support_files = layout(work, sub, prep, a)
+                return Result.invalid(sub.id, analysis.result().total_max, str(e))
+            _, _, support_files = layout(work, sub, prep, z)
             if uid is not None:
                 _readable(subdir)
 
@@ -107,7 +111,7 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
 
             def prepare_cells(nb):
                 """Once the kernel answers: the guard's configuration and the graded notebook."""
-                a.wait()
+                a = analysis.result()
                 channel.send_config({
                     "key": key.hex(), "nonce": nonce, "tests_dir": str(k_sub / "tests"),
                     "tests": [inside(p) for p in sorted((subdir / "tests").glob("*.py"))],
@@ -121,7 +125,7 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
 
             run = run_notebook(prep.notebook, sb, km, prepare_cells)
         channel.close()
-        a.wait()
+        a = analysis.result()
         log_tail = spec.log.read_bytes()[-3000:].decode("utf-8", "replace") if spec.log.exists() else ""
         obs = Observation(submission=sub.id, notes=prep.notes, shadowing=prep.shadowing,
                           messages=channel.messages, channel_problems=channel.problems, run=run,
@@ -133,25 +137,27 @@ def grade_one(sub: Submission, raw: Raw, a: Assignment, env: GradingEnv, limits:
         if channel is not None:
             channel.close()
         if keep_work:
-            print(f"[kept] {sub.id}: {work}", file=sys.stderr)
+            log.info("[kept] %s: %s", sub.id, work)
         else:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def grade_submission(sub: Submission, a: Assignment, env: GradingEnv, limits: Limits,
+def grade_submission(sub: Submission, analysis: Analysis, env: GradingEnv, limits: Limits,
                      keep_work: bool = False, isolate: bool = True) -> Result:
     """Quick checks, then one sandboxed run; whatever happens, a row."""
     try:
-        raw = read(sub, a)
+        raw = read(sub, analysis.zip)
     except Invalid as e:
-        return Result.invalid(sub.id, a.wait().total_max, str(e))
+        return Result.invalid(sub.id, analysis.result().total_max, str(e))
     try:
-        return grade_one(sub, raw, a, env, limits, keep_work=keep_work, isolate=isolate)
+        return grade_one(sub, raw, analysis, env, limits, keep_work=keep_work, isolate=isolate)
     except Exception as e:  # the tool's own failure on this one: still a row
-        return Result.tool_error(sub.id, a.wait().total_max, f"grading tool error: {type(e).__name__}: {e}")
+        log.exception("grading tool error on %s", sub.id)
+        return Result.tool_error(sub.id, analysis.result().total_max,
+                                 f"grading tool error: {type(e).__name__}: {e}")
 
 
-def grade_all(todo: list, a: Assignment, env: GradingEnv, limits: Limits, jobs: int, on_done,
+def grade_all(todo: list, analysis: Analysis, env: GradingEnv, limits: Limits, jobs: int, on_done,
               keep_work: bool = False, on_start=None, isolate: bool = True) -> bool:
     """Grade ``todo`` (pairs of submission and file hash), calling ``on_start()`` once the
     kernels are on their way and ``on_done(result, sub, digest)`` as each finishes.
@@ -161,7 +167,7 @@ def grade_all(todo: list, a: Assignment, env: GradingEnv, limits: Limits, jobs: 
     futures = {}
     interrupted = False
     try:
-        futures = {pool.submit(grade_submission, s, a, env, limits, keep_work, isolate): (s, d) for s, d in todo}
+        futures = {pool.submit(grade_submission, s, analysis, env, limits, keep_work, isolate): (s, d) for s, d in todo}
         if on_start is not None:
             on_start()
         pending = set(futures)

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..settings import Limits   # the limits and their defaults
 from . import bwrap
 
 KERNEL_NAME = "acgrade-python3"
@@ -51,21 +52,6 @@ for name in filter(None, os.environ.pop("ACGRADE_PRELOAD", "").split(",")):
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
 '''
-
-
-@dataclass(frozen=True)
-class Limits:
-    timeout: float = 600.0
-    memory_mb: int = 4096
-    max_output_mb: int = 64
-    threads: int = 1
-    max_procs: int = 256          # processes and threads of one submission (RLIMIT_NPROC)
-    disk_mb: int = 512            # each of the work folder, /tmp and /dev/shm (tmpfs)
-
-    @property
-    def cpu_seconds(self) -> int:
-        """RLIMIT_CPU of each process: more than the wall-clock limit allows at the thread cap."""
-        return int(self.timeout * max(1, self.threads)) + 30
 
 
 @dataclass(frozen=True)

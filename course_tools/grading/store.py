@@ -58,9 +58,15 @@ class Store:
 
     def previous(self, sub, digest: str) -> Result | None:
         """The stored result of this very file (same contents, same autograder), if any."""
-        old = read_json(self.json_path(sub.slug))
+        return self.previous_result(self.results_dir, sub, digest, self.a.zip_path.name)
+
+    @staticmethod
+    def previous_result(results_dir: Path, sub, digest: str, autograder: str) -> Result | None:
+        """``previous`` before the assignment's tests are read: the stored result in
+        ``results_dir`` of this very file, graded against the zip named ``autograder``."""
+        old = read_json(results_dir / f"{sub.slug}.json")
         if (old.get("submission") == sub.id and old.get("sha256") == digest
-                and old.get("status") in STATUSES and old.get("autograder") == self.a.zip_path.name):
+                and old.get("status") in STATUSES and old.get("autograder") == autograder):
             return Result.from_json(old)
         return None
 

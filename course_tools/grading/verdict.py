@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .assignment import Assignment
 from .execute import RunReport
 from .record import QuestionResult, Result
-from .sandbox import Limits
+from ..settings import Limits
 
 
 @dataclass

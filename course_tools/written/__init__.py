@@ -1,4 +1,4 @@
-"""Written answers for instructors: ``make written`` (``python -m course_tools.written``).
+"""Written answers for instructors: ``make written`` (``python -m course_tools written``).
 
 ``master`` reads the written questions (names, points, prompts, model answers) from the
 master notebook; ``build`` renders every submission's answers (PDF per submission, a page

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from activation_course import written as render
 
-from ..grading.assignment import REPO, Assignment, ToolError
+from ..grading.assignment import AutograderZip, ToolError
+from ..settings import CHECKOUT
 from ..grading.intake import Invalid, Submission, _parse_notebook, discover, read
 from .master import MasterQuestion, written_questions
 
@@ -83,7 +84,7 @@ def match(regions: list[render.Written], questions: list[MasterQuestion]) -> tup
     return got, notes
 
 
-def collect(subs: list[Submission], a: Assignment, questions: list[MasterQuestion]) -> list[Entry]:
+def collect(subs: list[Submission], a: AutograderZip, questions: list[MasterQuestion]) -> list[Entry]:
     import nbformat
 
     names = safe_names(subs)
@@ -172,7 +173,7 @@ class Built:
     print_errors: list[str]
 
 
-def build(a: Assignment, paths: list[str], out: Path, anonymised: bool = False, jobs: int | None = None,
+def build(a: AutograderZip, paths: list[str], out: Path, anonymised: bool = False, jobs: int | None = None,
           pdf: bool = True, chrome: str | None = None, announce=print) -> Built:
     from .scores import write_template
 
@@ -185,7 +186,7 @@ def build(a: Assignment, paths: list[str], out: Path, anonymised: bool = False, 
         raise ToolError(f"no submissions (.ipynb or .zip) found in {' '.join(paths)}"
                         + (f" ({ignored} other files ignored)" if ignored else ""))
     if not MATHJAX.is_file():
-        raise ToolError(f"missing {MATHJAX.relative_to(REPO)}: run `make install` (it vendors MathJax from npm)")
+        raise ToolError(f"missing {MATHJAX.relative_to(CHECKOUT)}: run `make install` (it vendors MathJax from npm)")
     chrome = chrome or render.find_chrome()
     if pdf and not chrome:
         raise ToolError("no Chromium or Chrome to print the PDFs (Debian: apt-get install chromium); "

@@ -1,12 +1,14 @@
-"""Command line: ``python -m course_tools.written HW SUBMISSIONS... [options]``."""
+"""The ``written`` command: ``python -m course_tools written HW SUBMISSIONS... [options]``."""
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from pathlib import Path
 
-from ..grading.assignment import ToolError, open_assignment
-from .master import MasterError
+from ..exits import PROBLEMS, CannotRun
+from ..grading.assignment import open_assignment
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The written (hand-graded) answers of a folder of submissions (.ipynb notebooks and the
@@ -22,9 +24,9 @@ Exit status: 0 when every readable submission has its pages; 1 when a PDF could 
 be printed; 2 when the tool cannot run."""
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m course_tools.written", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``written`` command's arguments."""
+    p.description, p.formatter_class = DESCRIPTION, argparse.RawDescriptionHelpFormatter
     p.add_argument("hw", help="assignment name (hw2, hw3): its master gives the written questions and points")
     p.add_argument("submissions", nargs="+", help="submission files and/or folders (searched recursively)")
     p.add_argument("--out", "-o", type=Path, help="output folder (default: grades/HW/written/)")
@@ -33,40 +35,31 @@ def parse_args(argv):
     p.add_argument("--jobs", "-j", type=int, default=None, help="PDFs printed at once (default: number of cores)")
     p.add_argument("--no-pdf", action="store_true", help="write the HTML pages and the score sheet only")
     p.add_argument("--autograder", help="use this autograder zip instead of autograder/HW/HW-autograder.zip")
-    args = p.parse_args(argv)
-    if args.jobs is not None and args.jobs < 1:
-        p.error("--jobs must be at least 1")
-    return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(args)
-    except (ToolError, MasterError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def _main(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """``python -m course_tools written``: PDFs, question pages and the score sheet."""
     from .build import build
 
+    if args.jobs is not None and args.jobs < 1:
+        raise CannotRun("--jobs must be at least 1")
     a = open_assignment(args.hw, args.autograder)
     out = args.out or Path("grades") / a.name / "written"
-    done = build(a, args.submissions, out, anonymised=args.anonymise, jobs=args.jobs, pdf=not args.no_pdf)
+    done = build(a, args.submissions, out, anonymised=args.anonymise, jobs=args.jobs, pdf=not args.no_pdf,
+                 announce=log.info)
     n = len(done.entries)
     invalid = [e for e in done.entries if e.invalid]
     for e in done.entries:
         if e.invalid:
-            print(f"  {e.sub.id}: invalid, no pages ({e.invalid})", file=sys.stderr)
+            log.warning("%s: invalid, no pages (%s)", e.sub.id, e.invalid)
         elif e.notes:
-            print(f"  {e.sub.id}: {'; '.join(e.notes)}", file=sys.stderr)
+            log.warning("%s: %s", e.sub.id, "; ".join(e.notes))
     print(f"{a.name}: {n} submission{'' if n == 1 else 's'}, {len(invalid)} invalid; "
           f"{len(done.questions)} written questions ({', '.join(q.name for q in done.questions)}); "
           f"{done.printed} PDFs printed; {done.seconds:.1f} s"
           + (f" ({done.seconds / max(1, n):.2f} s per submission)" if n else ""))
     print(f"PDFs: {out}/pdf/   by question: {out}/questions/   score sheet: {done.scores_csv}")
     if done.kept_scores:
-        print(f"note: {out}/written-scores.csv already exists and was kept; the new template is "
-              f"{done.scores_csv.name}", file=sys.stderr)
-    return 1 if done.print_errors else 0
+        log.warning("%s/written-scores.csv already exists and was kept; the new template is %s",
+                    out, done.scores_csv.name)
+    return PROBLEMS if done.print_errors else 0

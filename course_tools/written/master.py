@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..assign import SOLUTIONS
+from ..settings import Course, course
 from ..grading.assignment import ToolError
 
 
@@ -26,11 +26,11 @@ class MasterQuestion:
     model: list = field(default_factory=list)    # the solution block's cells: the model answer
 
 
-def master_path(hw: str, root: Path = SOLUTIONS) -> Path:
-    return root / hw / f"{hw}.ipynb"
+def master_path(hw: str, where: Course | None = None) -> Path:
+    return (where or course()).master(hw)
 
 
-def written_questions(hw: str, root: Path = SOLUTIONS) -> list[MasterQuestion]:
+def written_questions(hw: str, where: Course | None = None) -> list[MasterQuestion]:
     """The master's manual questions in notebook order (empty for an assignment without any)."""
     import nbformat
     from otter.assign.blocks import BlockType, get_cell_config, is_block_boundary_cell
@@ -38,7 +38,7 @@ def written_questions(hw: str, root: Path = SOLUTIONS) -> list[MasterQuestion]:
 
     from activation_course.written import _title
 
-    path = master_path(hw, root)
+    path = master_path(hw, where)
     if not path.is_file():
         raise MasterError(f"no master notebook at {path} (the written questions' points are read from it)")
     nb = nbformat.read(path, as_version=4)

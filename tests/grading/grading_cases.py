@@ -26,12 +26,12 @@ MASTER = HERE / "fixtures" / "fixhw" / "fixhw.ipynb"
 
 
 def tool_env() -> dict:
-    from course_tools.grading.environment import subprocess_env
+    from course_tools.processes import subprocess_env
     return subprocess_env(bin_dir=Path(sys.executable).parent)
 
 
 def run_tool(*args, timeout=900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_tools.grading", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "course_tools", "grade", *map(str, args)],
                           capture_output=True, text=True, env=tool_env(), timeout=timeout, cwd=REPO)
 
 

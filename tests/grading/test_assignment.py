@@ -1,10 +1,14 @@
 """Reading an autograder zip (``assignment``): name, points per question, what the tests
-reach, and the analysis deferred until a grading thread needs it."""
+reach; an ``Assignment`` is complete when it exists, and ``Analysis`` makes it once, in
+the first thread that asks."""
 from __future__ import annotations
 
 import pytest
 
-from course_tools.grading.assignment import ToolError, load_assignment, open_assignment
+import dataclasses
+import threading
+
+from course_tools.grading.assignment import Analysis, Assignment, ToolError, load_assignment, open_assignment
 
 
 def test_points_and_questions_of_the_fixture(fixhw):
@@ -21,11 +25,31 @@ def test_watch_keeps_what_the_grading_environment_has(fixhw):
     assert "numpy" in a.watch and "torch" not in a.watch and "math" in a.watch
 
 
-def test_analysis_waits_for_the_first_use(fixhw):
-    a = open_assignment("fixhw", fixhw["zip"])
-    a.defer_analysis(lambda name: True)
-    assert a.max_points == {} and a.name == "fixhw" and "otter-grader" in a.environment_yml
-    assert a.wait().max_points["q1"] == 2.0 and "torch" in a.watch
+def test_an_assignment_is_complete_when_it_exists(fixhw):
+    z = open_assignment("fixhw", fixhw["zip"])
+    assert z.name == "fixhw" and "otter-grader" in z.environment_yml and not hasattr(z, "max_points")
+    a = Assignment.analyse(z, lambda name: True)
+    assert a.max_points["q1"] == 2.0 and "torch" in a.watch and a.zip_path == z.zip_path
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.max_points = {}
+    with pytest.raises(TypeError):   # no half-built Assignment: its questions and points are required
+        Assignment(name="x", zip_path=z.zip_path, extract_dir=z.extract_dir, environment_yml="")
+
+
+def test_analysis_runs_once_in_the_first_thread_that_asks(fixhw, monkeypatch):
+    from course_tools.grading import assignment
+    calls = []
+    real = assignment.analyze_tests
+    monkeypatch.setattr(assignment, "analyze_tests", lambda d: calls.append(threading.get_ident()) or real(d))
+    analysis = Analysis(open_assignment("fixhw", fixhw["zip"]), lambda name: True)
+    assert calls == []                      # nothing read until asked
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(analysis.result())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and all(g is got[0] for g in got) and got[0].total_max == 5.0
 
 
 def test_a_zip_for_another_assignment_is_a_tool_error(fixhw):

@@ -152,7 +152,7 @@ def test_ctrl_c_kills_every_kernel_and_keeps_what_was_graded(fixhw, tmp_path):
                                                            "subprocess.Popen([sys.executable, '-c', "
                                                            "'import time; time.sleep(600)'], start_new_session=True)\n"
                                                            "while True:\n    pass"]), subs / f"{name}.ipynb")
-    proc = subprocess.Popen([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs), "--autograder",
+    proc = subprocess.Popen([sys.executable, "-m", "course_tools", "grade", "fixhw", str(subs), "--autograder",
                              str(fixhw["zip"]), "--out", str(tmp_path / "gb.csv"), "--jobs", "2",
                              "--no-progress"], cwd=REPO, env=tool_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

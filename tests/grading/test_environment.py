@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from course_tools.grading import environment
-from course_tools.grading.environment import ensure_env, read_spec, subprocess_env
+from course_tools.grading.environment import ensure_env, read_spec
+from course_tools.processes import subprocess_env
 
 REPO = Path(__file__).resolve().parents[2]
 HW1_ZIP = REPO / "autograder" / "hw1" / "hw1-autograder.zip"

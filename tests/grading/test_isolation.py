@@ -255,7 +255,7 @@ def isolation(fixhw, tmp_path_factory):
     try:
         # the default process cap: under a tight cap (128, minus the kernel's own threads) a
         # dash fork bomb can hover below the watchdog's half-cap line, seen once in CI
-        proc = subprocess.run([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs),
+        proc = subprocess.run([sys.executable, "-m", "course_tools", "grade", "fixhw", str(subs),
                                "--autograder", str(fixhw["zip"]), "--out", str(out), "--jobs", "2",
                                "--timeout", "90", "--max-procs", "256", "--disk-mb", "64", "--no-progress"],
                               capture_output=True, text=True, env=env, timeout=900,
@@ -398,7 +398,7 @@ def test_without_bubblewrap_the_tool_refuses_and_says_how_to_fix_it(fixhw, tmp_p
     nbformat.write(notebook(fixhw["solution"]), subs / "good.ipynb")
     env = tool_env()
     env["PATH"] = str(Path(sys.executable).parent)  # no /usr/bin: no bwrap
-    proc = subprocess.run([sys.executable, "-m", "course_tools.grading", "fixhw", str(subs), "--autograder",
+    proc = subprocess.run([sys.executable, "-m", "course_tools", "grade", "fixhw", str(subs), "--autograder",
                            str(fixhw["zip"]), "--out", str(tmp_path / "out" / "g.csv"), "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr

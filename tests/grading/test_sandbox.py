@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from course_tools.grading.sandbox import LAUNCHER, Limits, Sandbox, SpawnSpec, descendants, kill_all
+from course_tools.grading.sandbox import LAUNCHER, Sandbox, SpawnSpec, descendants, kill_all
+from course_tools.settings import Limits
 
 TREE = """
 import os, subprocess, sys, time

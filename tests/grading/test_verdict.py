@@ -7,7 +7,7 @@ import pytest
 
 from course_tools.grading.assignment import Assignment
 from course_tools.grading.execute import RunReport
-from course_tools.grading.sandbox import Limits
+from course_tools.settings import Limits
 from course_tools.grading.verdict import Observation, decide
 
 A = Assignment(name="fixhw", zip_path=Path("fixhw-autograder.zip"), extract_dir=Path("."),

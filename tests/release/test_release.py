@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from course_tools import release
+from course_tools.settings import TORCH_PIN
 from edition_support import REPO
 
 HWS = release.assignment_names()
@@ -54,6 +55,8 @@ def test_requirements_take_cpu_torch_and_no_test_tools(release_dir):
     req = (release_dir / "requirements.txt").read_text().splitlines()
     lines = [ln.split("#")[0].strip() for ln in req if ln.split("#")[0].strip()]
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    # the pin is the course's one (course_tools/settings.py), written in by the release
+    assert [ln for ln in lines if ln.startswith("torch")] == [TORCH_PIN], lines
     assert not any(ln.startswith(("--index-url", "-i ")) for ln in lines), "an index-url would hide PyPI"
     names = {ln.split("=")[0].split(">")[0].split("<")[0].strip().lower() for ln in lines if not ln.startswith("-")}
     assert {"torch", "numpy", "matplotlib", "scikit-learn", "otter-grader", "jupyterlab", "ipykernel", "."} <= names
@@ -84,7 +87,7 @@ def test_release_refuses_a_folder_that_is_not_an_edition(tmp_path):
     precious = tmp_path / "thesis"
     precious.mkdir()
     (precious / "chapter1.tex").write_text("months of work")
-    proc = subprocess.run([sys.executable, "-m", "course_tools.release", str(precious)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "course_tools", "release", str(precious)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "not a student edition" in proc.stderr, proc.stderr
     assert (precious / "chapter1.tex").read_text() == "months of work"

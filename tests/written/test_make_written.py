@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from course_tools.grading.environment import subprocess_env
+from course_tools.processes import subprocess_env
 from written.written_cases import REPO, answer_tag, class_folder, heading_start, master_written
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -30,8 +30,8 @@ AUTOGRADED_CODE = {"hw2": ("def mlp_forward", "def mlp_backward", "grader.check(
 TIMINGS: dict[str, float] = {}
 
 
-def run(module: str, *args, timeout=1200) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+def run(command: str, *args, timeout=1200) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "course_tools", command, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=subprocess_env(bin_dir=REPO / ".venv" / "bin"))
 
 
@@ -48,10 +48,10 @@ def made(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"written-{hw}")
     cases = class_folder(hw, root / "subs")
     start = time.monotonic()
-    proc = run("course_tools.written", hw, root / "subs", "--out", root / "out")
+    proc = run("written", hw, root / "subs", "--out", root / "out")
     TIMINGS[hw] = (time.monotonic() - start) / len(cases)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    anon = run("course_tools.written", hw, root / "subs", "--out", root / "anon", "--anonymise", "--no-pdf")
+    anon = run("written", hw, root / "subs", "--out", root / "anon", "--anonymise", "--no-pdf")
     assert anon.returncode == 0, anon.stdout + anon.stderr
     return hw, root, cases, proc
 
@@ -148,7 +148,7 @@ def test_make_written_keeps_a_filled_sheet(made):
     sheet = root / "out" / "written-scores.csv"
     filled = sheet.read_text().replace(",,", ",1,", 1)
     sheet.write_text(filled)
-    proc = run("course_tools.written", hw, root / "subs", "--out", root / "out", "--no-pdf")
+    proc = run("written", hw, root / "subs", "--out", root / "out", "--no-pdf")
     assert proc.returncode == 0 and sheet.read_text() == filled, proc.stderr
     assert (root / "out" / "written-scores.template.csv").is_file() and "was kept" in proc.stderr
 
@@ -186,7 +186,7 @@ def test_merge_into_the_gradebook(made):
             (subs / sid).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(root / "subs" / sid, subs / sid)
     out = root / "grades" / "gradebook.csv"
-    proc = run("course_tools.grading", hw, subs, "--out", out, "--written", root / "filled.csv",
+    proc = run("grade", hw, subs, "--out", out, "--written", root / "filled.csv",
                "--no-progress", "--jobs", "2")
     assert proc.returncode == 2 and "unknown submission" in proc.stderr and "ben/" in proc.stderr, \
         "a sheet row for a submission that is not graded must be refused"
@@ -196,7 +196,7 @@ def test_merge_into_the_gradebook(made):
         w = csv.DictWriter(f, fieldnames=list(sheet[0]))
         w.writeheader()
         w.writerows(keep)
-    proc = run("course_tools.grading", hw, subs, "--out", out, "--written", root / "filled.csv",
+    proc = run("grade", hw, subs, "--out", out, "--written", root / "filled.csv",
                "--no-progress", "--jobs", "2")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     book = {r["submission"]: r for r in rows(out)}
@@ -229,7 +229,7 @@ def test_merge_into_the_gradebook(made):
         w = csv.DictWriter(f, fieldnames=list(sheet[0]))
         w.writeheader()
         w.writerows(bad_rows)
-    proc = run("course_tools.grading", hw, subs, "--out", out, "--written", root / "bad.csv", "--no-progress")
+    proc = run("grade", hw, subs, "--out", out, "--written", root / "bad.csv", "--no-progress")
     assert proc.returncode == 2 and "above the maximum" in proc.stderr and "row 2" in proc.stderr, proc.stderr
     assert out.read_bytes() == before
 
