@@ -423,14 +423,17 @@ def library_file_name(event, args, frame, ctx):
 
 
 def _program(event, args, ctx):
-    """The program a process event starts, when it is given as a string (else "")."""
+    """The name of the program a process event starts (``/usr/bin/kill -9 1`` -> ``kill``),
+    when it is given as a string (else "")."""
     a, i = args if _type(args) is _tuple else (), ctx.program_arg.get(event, 0)
     got = a[i] if _type(i) is _int and 0 <= i < _len(a) else None
     if _type(got) in (_list, _tuple):
         got = got[0] if got else None
     if _type(got) is _bytes:
         got = got.decode("utf-8", "replace")
-    return clip(got, 80) if _type(got) is _str else ""
+    if _type(got) is not _str or not got.split():
+        return ""
+    return clip(_basename(got.split()[0]), 80)
 
 
 def process_start(event, args, frame, ctx):

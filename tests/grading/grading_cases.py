@@ -226,6 +226,14 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
     nb("t_finish.ipynb", Case("t_finish.ipynb", "flagged", 3.0, ["finish"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["import sys\nsys.audit('acgrade.finish', 'a-guess')\nnp.allclose = None"])
+    # programs started by the student's own code (a shell could rewrite the tests, or kill
+    # the grader): blocked and reported at the call; the rest of the grade stands
+    nb("t_subprocess.ipynb", Case("t_subprocess.ipynb", "flagged", 4.0,
+                                  ["started a process (subprocess.Popen: sh)"], {"q1": 1}),
+       replace={"relu": WRONG_RELU},
+       append=["import subprocess\nsubprocess.run(['sh', '-c', 'cat tests/q1.py > /dev/null'], check=True)"])
+    nb("t_system.ipynb", Case("t_system.ipynb", "flagged", 5.0, ["started a process (os.system: echo)"]),
+       append=["import os\nos.system('echo pwned > tests/q3.py')"])
     # a zip shipping numpy.py next to the notebook (it would shadow numpy)
     zipped("t_shadow.zip", {"fixhw.ipynb": good,
                             "numpy.py": b"allclose = lambda *a, **k: True\n"},

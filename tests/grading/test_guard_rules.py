@@ -186,11 +186,11 @@ SUBPROCESS = [(lib("subprocess.py"), "subprocess", "run"), (lib("subprocess.py")
 
 @pytest.mark.parametrize("event, args, shown", [
     ("subprocess.Popen", ("kill", ["kill", "-9", "1"], None, None), "kill"),
-    ("subprocess.Popen", (b"/bin/sh", [b"/bin/sh", b"-c", b"b | b"], None, None), "/bin/sh"),
-    ("os.system", (b"pkill -9 make",), "pkill -9 make"),
-    ("os.exec", ("/usr/bin/sleep", ["sleep", "9"], None), "/usr/bin/sleep"),
-    ("os.spawn", (0, "/bin/true", ["true"], None), "/bin/true"),
-    ("os.posix_spawn", ("/bin/true", ["true"], {}), "/bin/true"),
+    ("subprocess.Popen", (b"/bin/sh", [b"/bin/sh", b"-c", b"b | b"], None, None), "sh"),
+    ("os.system", (b"  /usr/bin/pkill -9 make",), "pkill"),
+    ("os.exec", ("/usr/bin/sleep", ["sleep", "9"], None), "sleep"),
+    ("os.spawn", (0, "/bin/true", ["true"], None), "true"),
+    ("os.posix_spawn", ("/bin/true", ["true"], {}), "true"),
     ("pty.spawn", (["bash"],), "bash"),
 ])
 def test_a_program_started_by_student_code_is_blocked(ctx, event, args, shown):
@@ -198,6 +198,11 @@ def test_a_program_started_by_student_code_is_blocked(ctx, event, args, shown):
               "pty.spawn": [(lib("pty.py"), "pty", "spawn")]}.get(event, [])
     assert run("process_start", event, args, stack(STUDENT, *frames), ctx) == \
         (f"started a process ({event}: {shown})", True)
+
+
+def test_a_process_with_no_program_named_is_still_blocked(ctx):
+    assert run("process_start", "os.system", ("   ",), stack(STUDENT), ctx) == ("started a process (os.system)", True)
+    assert run("process_start", "os.exec", (), stack(STUDENT), ctx) == ("started a process (os.exec)", True)
 
 
 @pytest.mark.parametrize("library", [
