@@ -664,7 +664,7 @@ def arm(cfg_fd=None):
     strict_roots = _tuple(pol["strict_roots"])
     builtins_skip = _set(pol["builtins_skip"])
     dunders = _set(pol["watched_dunders"])
-    aliases = _dict(pol["aliases"])
+    aliases, bases = _dict(pol["aliases"]), _dict(cfg["bases"])
     ctx = make_context(pol, lib_roots, _realpath(cfg["tests_dir"]), _modules, sys.builtin_module_names)
     rules_for = rule_lookup(pol["event_rules"])
 
@@ -811,7 +811,7 @@ def arm(cfg_fd=None):
             env = _dict(namespace) if _isinstance(namespace, _dict) else _dict(user_ns)
             # The tests find np, torch, math... in the namespace: those names must be the
             # installed modules, not look-alikes.
-            for reason in _namespace_findings(cfg["bases"].get(tf.name, []), env, aliases, ctx):
+            for reason in _namespace_findings(bases.get(tf.name, []), env, aliases, ctx):
                 violation(reason, False)
             for k, v in _list(env.items()):
                 if _type(v) is _FunctionType and not _is_lib(v.__code__.co_filename, ctx):

@@ -315,8 +315,10 @@ def test_the_daemon_died_with_its_sandbox(isolation):
 @pytest.mark.parametrize("name", ["a_forkbomb", "a_shellbomb"])
 def test_a_fork_bomb_ends_as_a_row_that_says_so(isolation, name):
     r = row(isolation, name)
+    # stopped by the watchdog, or it hovered below its line and the row names the flood (on
+    # a loaded machine the kernel can die under a dash bomb before the watchdog's 4th look)
     assert (r["status"] == "error" and "stopped a fork bomb" in r["message"]) or \
-        (r["status"] == "graded" and "processes at once (cap 256)" in r["message"]), r
+        (r["status"] in ("graded", "error") and "processes at once (cap 256)" in r["message"]), r
 
 
 def test_a_disk_fill_is_capped_and_graded(isolation):
