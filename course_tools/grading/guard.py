@@ -26,7 +26,7 @@ a time is hopeless; the guard defends the mechanism instead:
    function of (event, arguments, caller frame, ``Context``) that returns a finding
    (reason, block?) or None, unit-tested with fake frames (tests/grading/
    test_guard_rules.py). Watched modules also get a module class whose
-   ``__setattr__`` blocks assignment from student code.
+   ``__setattr__`` has the hook block assignment from student code.
 3. **The tests run from the guard**, when and where otter (and Gradescope) would run
    them: otter's ``Checker.check`` is replaced by the guard's, so a question is graded
    at its ``grader.check`` cell against the namespace of that moment (the last check
@@ -52,9 +52,13 @@ What the guard watches (modules, events, frame attributes, ``/proc`` files, prot
 methods, strict packages) is ``policy.py``'s, sent in the configuration; how each check
 works is here. Nothing here is reachable from student code: the kernel loads this file with
 ``runpy.run_path`` (it is not in ``sys.modules``), the state (the key, the nonce, the
-snapshot, the ``Context``, the resolved rule table) lives in closures of ``arm``, the
-module's functions use builtins bound when the file is loaded, and the configuration
-arrives on the channel (no file holds it). The snapshot functions, the rules, the stack
+snapshot, the ``Context``, the resolved rule table) lives in closures of ``arm`` that only
+the audit hook holds, the module's functions use builtins bound when the file is loaded, and
+the configuration arrives on the channel (no file holds it). What student code *can* reach
+(``Checker.check``, the watched modules' class, the wrappers of tested functions; reading
+``__closure__`` or ``__globals__`` raises no audit event) are the ``_ENTRY_POINTS``: they
+hold no state, live in a private table of globals that every settle checks, and only raise
+``acgrade.*`` audit events that the hook handles when they come from them. The snapshot functions, the rules, the stack
 tests and the scoring are plain functions so that they can be unit-tested outside a
 kernel. The file needs only the standard library and otter: it runs in the grading
 environment, where the course's packages are not installed. This is a tamper *detector*
@@ -610,6 +614,43 @@ def import_watched(cfg):
     return loaded
 
 
+# ------------------------------------------------------------------- entry points
+# What student code can reach of the guard: otter's ``Checker.check`` (replaced), the class
+# of the watched modules and the wrappers of tested functions. ``__closure__`` and
+# ``__globals__`` raise no audit event, so these hold no state and none of this module's
+# globals: each only raises an ``acgrade.*`` audit event, which the hook (reachable from
+# nowhere) handles, checking that the event came from the entry point itself. ``arm`` runs
+# this source in a private table of globals, which every settle checks and restores.
+_ENTRY_POINTS = '''
+def check(cls, nb_or_test_path, nbmeta_config=None, test_name=None, global_env=None):
+    "otter's Checker.check, as the course's grader runs it."
+    if global_env is None:
+        global_env = _getframe(1).f_globals
+    box = []
+    _audit("acgrade.check", box, cls, nb_or_test_path, nbmeta_config, test_name, global_env)
+    return box[0] if box else None
+
+
+class GuardedModule(_ModuleType):
+    "A watched module: the course's grader sees every assignment to it."
+    def __setattr__(self, name, value):
+        _audit("acgrade.setattr", self, name, value)
+        _mod_setattr(self, name, value)
+
+    def __delattr__(self, name):
+        _audit("acgrade.delattr", self, name)
+        _mod_delattr(self, name)
+
+
+def checking(fn):
+    def checked(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        _audit("acgrade.returned", fn, out)
+        return out
+    return checked
+'''
+
+
 # ------------------------------------------------------------------------- the guard
 def arm(cfg_fd=None):
     """Read the configuration, snapshot, install the guard's ``Checker.check``, the guarded
@@ -699,46 +740,41 @@ def arm(cfg_fd=None):
         if block:
             raise _PermissionError(f"blocked by the course grader: {reason}")
 
-    # ------------------------------------------- guarded module attribute sets
+    # ------------------------------------------------------------- entry points
+    entry = {"__builtins__": {"__build_class__": __build_class__}, "__name__": "acgrade_guard",
+             "_audit": sys.audit, "_getframe": _getframe, "_ModuleType": _ModuleType,
+             "_mod_setattr": _mod_setattr, "_mod_delattr": _mod_delattr}
+    exec(compile(_ENTRY_POINTS, _realpath(__file__), "exec"), entry)
+    entry_orig = _dict(entry)
+    GuardedModule, checking = entry["GuardedModule"], entry["checking"]
+    entry_codes = {entry["check"].__code__: "acgrade.check", checking(None).__code__: "acgrade.returned",
+                   GuardedModule.__setattr__.__code__: "acgrade.setattr",
+                   GuardedModule.__delattr__.__code__: "acgrade.delattr"}
     snap = None
 
-    class GuardedModule(_ModuleType):
-        def __setattr__(self, name, value):
-            if not state["busy"]:
-                caller = _getframe(1)
-                if _direct(caller, ctx):
-                    violation(f"assigned {self.__name__}.{name}", True)
-                elif not _on_stack(caller, ctx) or _lib_import(caller, ctx):
-                    state["busy"] = True
-                    try:
-                        _accept(snap, self, name, value)
-                    finally:
-                        state["busy"] = False
-            _mod_setattr(self, name, value)
-
-        def __delattr__(self, name):
-            if not state["busy"]:
-                caller = _getframe(1)
-                if _direct(caller, ctx):
-                    violation(f"deleted {self.__name__}.{name}", True)
-                elif not _on_stack(caller, ctx) or _lib_import(caller, ctx):
-                    _accept(snap, self, name, None, deleted=True)
-            _mod_delattr(self, name)
+    def module_set(raiser, mod, name, value=None, deleted=False):
+        """An assignment to (or deletion from) a watched module, seen by GuardedModule."""
+        caller = raiser.f_back
+        if _direct(caller, ctx):
+            violation(f"{'deleted' if deleted else 'assigned'} {mod.__name__}.{name}", True)
+        elif not _on_stack(caller, ctx) or _lib_import(caller, ctx):
+            state["busy"] = True
+            try:
+                _accept(snap, mod, name, value, deleted=deleted)
+            finally:
+                state["busy"] = False
 
     # ----------------------------------------------- otter's check, the guard's way
     real_check = Checker.__dict__["check"].__func__
 
-    def check(cls, nb_or_test_path, nbmeta_config=None, test_name=None, global_env=None):
+    def check(cls, nb_or_test_path, nbmeta_config, test_name, global_env):
         """otter's ``Checker.check``: a question graded at its check cell (the last one counts)."""
         try:
             tf = by_path.get(_realpath(_fspath(nb_or_test_path)))
         except _BaseException:
             tf = None
         if tf is None or test_name is not None:  # not one of the autograder's test files
-            return real_check(cls, nb_or_test_path, nbmeta_config, test_name,
-                              global_env if global_env is not None else _getframe(1).f_globals)
-        if global_env is None:
-            global_env = _getframe(1).f_globals
+            return real_check(cls, nb_or_test_path, nbmeta_config, test_name, global_env)
         if state["current"] is not None:
             violation("called grader.check from inside a question's tests", False)
             return _copy(tf)
@@ -746,7 +782,7 @@ def arm(cfg_fd=None):
             return _copy(tf)
         return grade(tf, global_env, "check cell")
 
-    _type.__setattr__(Checker, "check", _classmethod(check))
+    _type.__setattr__(Checker, "check", _classmethod(entry["check"]))
 
     for name in watched_module_names(_modules, watch_roots):
         mod = _modules.get(name)
@@ -769,24 +805,27 @@ def arm(cfg_fd=None):
         for case in tf.test_cases:
             if _type(case.body) is _FunctionType:
                 add_function(snap, case.body)
+    for fn in (entry["check"], checking, GuardedModule.__setattr__, GuardedModule.__delattr__):
+        add_function(snap, fn)
+    snap["classes"][_id(GuardedModule)] = (GuardedModule, _dict(GuardedModule.__dict__), True)
     ctx.watched_ids.update(snap["funcs"])
     ctx.watched_ids.update(snap["classes"])
     ctx.watched_ids.update(_id(m) for m, _, _ in snap["mods"].values())
 
     # ------------------------------------------------------- return-value check
     def wrap(fn):
-        def checked(*args, **kwargs):
-            out = fn(*args, **kwargs)
-            bad = _deceptive(out, ctx)
-            if bad:
-                violation(f"{fn.__name__}() returned an object of class {bad}, defined in the "
-                          "submission with its own comparison/conversion methods", False)
-            return out
+        checked = checking(fn)
         try:
             _update_wrapper(checked, fn)
         except _BaseException:
             pass
         return checked
+
+    def returned(fn, out):
+        bad = _deceptive(out, ctx)
+        if bad:
+            violation(f"{_getattr(fn, '__name__', '?')}() returned an object of class {bad}, defined in the "
+                      "submission with its own comparison/conversion methods", False)
 
     # ------------------------------------------------------------ one question
     def settle(suffix=""):
@@ -796,6 +835,14 @@ def arm(cfg_fd=None):
             for reason in _diff(snap, dunders, builtins_skip):
                 violation(reason + suffix, False)
             _restore(snap, builtins_skip)
+            for name in _list(entry):
+                if name not in entry_orig:
+                    violation(f"added {name} to the grader's entry points{suffix}", False)
+                    del entry[name]
+            for name, value in entry_orig.items():
+                if entry.get(name, MISSING) is not value:
+                    violation(f"replaced the grader's {name}{suffix}", False)
+                    entry[name] = value
             _settrace(None)
             _setprofile(None)
         finally:
@@ -856,16 +903,36 @@ def arm(cfg_fd=None):
 
     for fn in (finish, grade, check, settle):
         ctx.grader_codes.add(fn.__code__)
-    add_function(snap, check)
+    ctx.grader_codes.update(entry_codes)
 
     # ------------------------------------------------------------------ hook
+    def internal(event, args, raiser):
+        """The guard's own events: the finish cell's, and the entry points' (from them only)."""
+        if event == "acgrade.finish":
+            finish(args[0] if args else None)
+        elif entry_codes.get(raiser.f_code) != event:
+            violation(f"raised the grader's own event {event}", False)
+        elif event == "acgrade.check":
+            args[0].append(check(*args[1:]))
+        elif event == "acgrade.setattr":
+            module_set(raiser, args[0], args[1], args[2])
+        elif event == "acgrade.delattr":
+            module_set(raiser, args[0], args[1], deleted=True)
+        elif event == "acgrade.returned":
+            returned(args[0], args[1])
+
     def hook(event, args):
         if state["busy"]:
             return
         rules = rules_for(event)
         if rules is None:
-            if event == "acgrade.finish":
-                finish(args[0] if args else None)
+            if event[:8] == "acgrade.":
+                state["busy"] = True
+                try:
+                    raiser = _getframe(1)
+                finally:
+                    state["busy"] = False
+                internal(event, args, raiser)
             return
         state["busy"] = True
         try:
