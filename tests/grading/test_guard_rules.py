@@ -332,3 +332,25 @@ def test_what_the_guard_watches_is_the_policys():
     watched = set(policy.EVENT_RULES) | set(policy.STRICT_ROOTS) | {policy.PROC_SECRETS[0], *policy.PROC_SECRETS[1]}
     assert not consts & watched, consts & watched
     json.dumps(policy.guard_policy())
+
+
+# --------------------------------------------------------------- entry points
+def test_entry_points_hold_nothing_and_only_raise_the_guards_events():
+    """What student code can reach (``Checker.check``, the watched modules' class, the
+    wrappers of tested functions) has no closure over the guard and raises one event each."""
+    seen = []
+    ns = {"__builtins__": {"__build_class__": __build_class__}, "__name__": "acgrade_guard",
+          "_audit": lambda *a: seen.append(a), "_getframe": __import__("sys")._getframe,
+          "_ModuleType": types.ModuleType, "_mod_setattr": types.ModuleType.__setattr__,
+          "_mod_delattr": types.ModuleType.__delattr__}
+    exec(compile(guard._ENTRY_POINTS, guard.__file__, "exec"), ns)
+    mod = types.ModuleType("m")
+    mod.__class__ = ns["GuardedModule"]
+    mod.x = 1
+    del mod.x
+    assert ns["checking"](abs)(-2) == 2
+    assert ns["check"](object, "tests/q1.py", None, None, {"a": 1}) is None  # no hook: no answer
+    assert [a[0] for a in seen] == ["acgrade.setattr", "acgrade.delattr", "acgrade.returned", "acgrade.check"]
+    for fn in (ns["check"], ns["GuardedModule"].__setattr__, ns["GuardedModule"].__delattr__, ns["checking"]):
+        assert fn.__closure__ is None
+    assert ns["checking"](abs).__closure__[0].cell_contents is abs  # only the student's own function
