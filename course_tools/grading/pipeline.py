@@ -18,6 +18,7 @@ from .channel import Channel
 from .environment import GradingEnv, kernel_env
 from .execute import build_notebook, run_notebook
 from .intake import Invalid, Prepared, Raw, Submission, prepare, read
+from .kernel_config import KernelConfig
 from .record import Result
 from ..settings import Limits
 from .sandbox import Sandbox, SpawnSpec, start_kernel
@@ -112,13 +113,13 @@ def grade_one(sub: Submission, raw: Raw, analysis: Analysis, env: GradingEnv, li
             def prepare_cells(nb):
                 """Once the kernel answers: the guard's configuration and the graded notebook."""
                 a = analysis.result()
-                channel.send_config({
-                    "key": key.hex(), "nonce": nonce, "tests_dir": str(k_sub / "tests"),
-                    "tests": [inside(p) for p in sorted((subdir / "tests").glob("*.py"))],
-                    "watch": a.watch, "support": a.support, "support_files": [inside(p) for p in support_files],
-                    "library_dirs": [str(k_grader)], "submission_dir": str(k_sub),
-                    "bases": a.bases, "policy": policy.guard_policy(),
-                    "warmups": policy.warmups_for(_code_of(prep.notebook))})
+                channel.send_config(KernelConfig(
+                    key=key.hex(), nonce=nonce, tests_dir=str(k_sub / "tests"),
+                    tests=[inside(p) for p in sorted((subdir / "tests").glob("*.py"))],
+                    submission_dir=str(k_sub), watch=a.watch, support=a.support,
+                    support_files=[inside(p) for p in support_files], library_dirs=[str(k_grader)],
+                    bases=a.bases, policy=policy.guard_policy(),
+                    warmups=policy.warmups_for(_code_of(prep.notebook))).to_json())
                 return build_notebook(nb, guard_path=k_grader / "acgrade_guard.py", submission_dir=k_sub,
                                       tests_dir=k_sub / "tests", nonce=nonce, seed=a.seed,
                                       seed_variable=a.seed_variable, stage_from=bwrap.SOURCE if isolate else None)

@@ -28,6 +28,7 @@ class QuestionResult:
     summary: str = ""
     cases: list[CaseResult] = field(default_factory=list)
     graded_at: str = ""          # "check cell" or "end of notebook"
+    violations: list[str] = field(default_factory=list)  # seen while its tests ran: it scores 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "QuestionResult":
@@ -35,7 +36,8 @@ class QuestionResult:
                  for c in d.get("cases") or [] if isinstance(c, dict)]
         return cls(name=str(d.get("name")), score=float(d.get("score") or 0.0),
                    possible=float(d.get("possible") or 0.0), summary=str(d.get("summary") or ""),
-                   cases=cases, graded_at=str(d.get("graded_at") or ""))
+                   cases=cases, graded_at=str(d.get("graded_at") or ""),
+                   violations=[str(v) for v in d.get("violations") or [] if isinstance(v, str)])
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """The verdict: what the channel and the kernel's run showed, turned into a ``Result``
-(status, scores, a one-line message). Pure: no files, no processes."""
+(status, scores, a one-line message). Pure: no files, no processes.
+
+The guard reports each question as otter scored it, with the violations seen while its
+tests ran; a question with any gets 0 here (the guard detects, the verdict grades)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -81,6 +84,8 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
         for q in a.questions:
             item = got.get(q, {})
             score = float(item.get("score", 0.0)) if isinstance(item.get("score"), (int, float)) else 0.0
+            if item.get("violations"):  # tampering while its tests ran: the question earns nothing
+                score = 0.0
             if abs(float(item.get("possible", -1)) - a.max_points[q]) > 1e-9:
                 reasons.append(f"the grader's report has wrong points for {q}")
                 score = 0.0

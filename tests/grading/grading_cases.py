@@ -226,6 +226,26 @@ def build_cases(sol: Path, folder: Path) -> list[Case]:
     nb("t_finish.ipynb", Case("t_finish.ipynb", "flagged", 3.0, ["finish"], {"q2": 0}),
        replace={"sigmoid": WRONG_SIGMOID},
        append=["import sys\nsys.audit('acgrade.finish', 'a-guess')\nnp.allclose = None"])
+    # programs started by the student's own code (a shell could rewrite the tests, or kill
+    # the grader): blocked and reported at the call; the rest of the grade stands
+    nb("t_subprocess.ipynb", Case("t_subprocess.ipynb", "flagged", 4.0,
+                                  ["started a process (subprocess.Popen: sh)"], {"q1": 1}),
+       replace={"relu": WRONG_RELU},
+       append=["import subprocess\nsubprocess.run(['sh', '-c', 'cat tests/q1.py > /dev/null'], check=True)"])
+    nb("t_system.ipynb", Case("t_system.ipynb", "flagged", 5.0, ["started a process (os.system: echo)"]),
+       append=["import os\nos.system('echo pwned > tests/q3.py')"])
+    # the guard's own objects, reached from what student code can see (Checker.check, the
+    # watched modules' class): no closure leads to its state or its signing key, and what
+    # their globals hold is checked (a forged "final" report used to score 5/5 this way)
+    nb("t_closure.ipynb", Case("t_closure.ipynb", "flagged", 3.0, ["replaced the grader's _audit"], {"q2": 0}),
+       replace={"sigmoid": WRONG_SIGMOID},
+       append=["import otter.execute as oe\n"
+               "fn = oe.Checker.__dict__['check'].__func__\n"
+               "cells = [*(fn.__closure__ or ()), *(type(np).__setattr__.__closure__ or ())]\n"
+               "found = [c.cell_contents for c in cells]\n"
+               "emit = [f for f in found if getattr(f, '__name__', '') in ('emit', 'violation')]\n"
+               "assert not emit, emit\n"
+               "fn.__globals__['_audit'] = lambda *a: None"])
     # a zip shipping numpy.py next to the notebook (it would shadow numpy)
     zipped("t_shadow.zip", {"fixhw.ipynb": good,
                             "numpy.py": b"allclose = lambda *a, **k: True\n"},

@@ -16,7 +16,7 @@ CASE_NAMES = [
     "exception.ipynb", "sysexit.ipynb", "osexit.ipynb", "resources.ipynb",
     "t_numpy.ipynb", "t_testing.ipynb", "t_torch.ipynb", "t_builtins.ipynb", "t_otter.ipynb",
     "t_namespace.ipynb", "t_during.ipynb", "t_frames.ipynb", "t_escape.ipynb", "t_thread.ipynb",
-    "t_finish.ipynb", "t_shadow.zip",
+    "t_finish.ipynb", "t_subprocess.ipynb", "t_system.ipynb", "t_closure.ipynb", "t_shadow.zip",
 ]
 
 

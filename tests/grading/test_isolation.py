@@ -107,11 +107,10 @@ def attacks(ctx: dict) -> dict[str, str]:
                     # checks the host's /tmp afterwards (other paths may lie under the host's /tmp
                     # when the checkout does: they must not be writable from inside)
                     f"wrote = [p for p in wrote if p != {'/tmp/acgrade-shared-' + TOKEN!r}]\n" + _leak_check("wrote")),
-        "a_env": ("import os, subprocess\n"
+        "a_env": ("import os\nfrom IPython.utils.process import getoutput\n"
                   f"found = [k for k, v in os.environ.items() if {TOKEN!r} in v]\n"
-                  "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
-                  "    out = subprocess.run(['cat', f'/proc/{pid}/environ'], capture_output=True).stdout\n"
-                  f"    if {TOKEN!r}.encode() in out:\n        found.append(pid)\n"
+                  "if " + repr(TOKEN) + " in getoutput('cat /proc/[0-9]*/environ'):\n"
+                  "    found.append('/proc/*/environ')\n"
                   # any variable of the instructor's shell by name (the few a kernel is given aside)
                   f"found += sorted(set(os.environ) & set({sorted(ctx['host_vars'])!r}))\n" + _leak_check("found")),
         "a_network": ("import socket\nfound = []\n"
@@ -130,16 +129,10 @@ def attacks(ctx: dict) -> dict[str, str]:
                      "        dirs[:] = [x for x in dirs if x not in ('lib', 'site-packages', 'include', 'share')]\n"
                      "        found += [os.path.join(d, f) for f in files if f.endswith('.ipynb')]\n"
                      + _leak_check("found")),
-        "a_daemon": ("import os\n"
-                     "if os.fork() == 0:\n"
-                     "    os.setsid()\n"
-                     "    if os.fork() == 0:\n"
-                     f"        os.execvp('sleep', ['sleep', {DAEMON_MARK!r}])\n"
-                     "    os._exit(0)\n"
-                     "os.wait()\n"),
+        "a_daemon": f"get_ipython().system_raw('setsid sleep {DAEMON_MARK} > /dev/null 2>&1 &')\n",
         "a_forkbomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-        "a_shellbomb": ("import subprocess, time\n"
-                        "subprocess.Popen(['/bin/sh', '-c', 'b(){ b | b & }; b'])\ntime.sleep(30)\n"),
+        "a_shellbomb": ("import time\n"
+                        "get_ipython().system_raw(\"/bin/sh -c 'b(){ b | b & }; b' &\")\ntime.sleep(30)\n"),
         "a_diskfill": ("import os\nn = 0\n"
                        "for d in ['.', '/tmp', '/dev/shm']:\n"
                        "    for i in range(1000):\n"
@@ -160,14 +153,17 @@ def attacks(ctx: dict) -> dict[str, str]:
                               "subprocess.run(['kill', '-9', str(os.getppid()), *pids], capture_output=True)\n"
                               "subprocess.run(['pkill', '-9', '-f', 'course_tools'], capture_output=True)\n"
                               "subprocess.run(['pkill', '-9', 'make'], capture_output=True)\n"),
+        "a_kill_shell": ("import os\n"
+                         "pids = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+                         "get_ipython().system_raw(' '.join(['kill', '-9', str(os.getppid()), *pids]) + ' 2>/dev/null')\n"
+                         "get_ipython().system_raw('pkill -9 -f course_tools; pkill -9 make')\n"),
         "a_kill_ctypes": ("import ctypes, os\nlibc = ctypes.CDLL(None)\n"
                           "libc.kill(os.getppid(), 9)\nlibc.kill(1, 9)\n"),
-        "a_proc": ("import os, subprocess\nfound = []\n"
+        "a_proc": ("import os\nfound = []\n"
                    "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
                    "if len(pids) > 12:\n    found.append(f'{len(pids)} processes visible')\n"
-                   "for p in pids:\n"
-                   "    cmd = subprocess.run(['cat', f'/proc/{p}/cmdline'], capture_output=True).stdout\n"
-                   "    if b'pytest' in cmd or b'course_tools' in cmd:\n        found.append(cmd[:80])\n"
+                   "cmds = get_ipython().getoutput('cat /proc/[0-9]*/cmdline', split=False)\n"
+                   "if 'pytest' in cmds or 'course_tools' in cmds:\n    found.append(cmds[:80])\n"
                    f"for p in ['/proc/1/root' + {str(canary)!r}, '/proc/self/root' + {str(canary)!r}]:\n"
                    "    try:\n        found.append(open(p).read())\n    except OSError:\n        pass\n"
                    "try:\n    open('/proc/sysrq-trigger', 'w').write('b'); found.append('sysrq')\nexcept OSError:\n    pass\n"
@@ -199,8 +195,11 @@ HONEST = {
                 "print(float(loss))\n"),
     "h_threads": ("from concurrent.futures import ThreadPoolExecutor\nimport multiprocessing as mp\n"
                   "with ThreadPoolExecutor(8) as pool:\n    assert sum(pool.map(lambda k: k * k, range(100))) == 328350\n"
-                  "with mp.get_context('fork').Pool(2) as pool:\n    assert pool.map(abs, [-1, -2, 3]) == [1, 2, 3]\n"
-                  "import subprocess\nassert subprocess.run(['echo', 'hi'], capture_output=True).stdout == b'hi\\n'\n"),
+                  "with mp.get_context('fork').Pool(2) as pool:\n    assert pool.map(abs, [-1, -2, 3]) == [1, 2, 3]\n"),
+    # programs started through IPython's shell escape (library code: the guard lets it through)
+    "h_shell": ("out = !echo hi\nassert out == ['hi'], out\n!echo hello\n"
+                "assert get_ipython().getoutput('printf ok', split=False) == 'ok'\n"
+                "get_ipython().system_raw('true')\n"),
 }
 # A known false flag of the guard, with or without the sandbox (torch.optim wraps SGD.step on
 # first use, from the student's call stack): recorded here so that a fix shows.
@@ -284,7 +283,7 @@ def test_the_batch_ends_with_a_row_for_every_submission(isolation):
 
 
 @pytest.mark.parametrize("name", ["a_read", "a_write", "a_env", "a_network", "a_others", "a_proc",
-                                  "a_daemon", "a_kill_subprocess", "victim_zz"])
+                                  "a_daemon", "a_kill_shell", "victim_zz"])
 def test_blocked_attacks_reach_nothing_and_keep_the_row(isolation, name):
     r = row(isolation, name)
     assert "LEAKED" not in r["message"], r["message"]
@@ -316,8 +315,10 @@ def test_the_daemon_died_with_its_sandbox(isolation):
 @pytest.mark.parametrize("name", ["a_forkbomb", "a_shellbomb"])
 def test_a_fork_bomb_ends_as_a_row_that_says_so(isolation, name):
     r = row(isolation, name)
+    # stopped by the watchdog, or it hovered below its line and the row names the flood (on
+    # a loaded machine the kernel can die under a dash bomb before the watchdog's 4th look)
     assert (r["status"] == "error" and "stopped a fork bomb" in r["message"]) or \
-        (r["status"] == "graded" and "processes at once (cap 256)" in r["message"]), r
+        (r["status"] in ("graded", "error") and "processes at once (cap 256)" in r["message"]), r
 
 
 def test_a_disk_fill_is_capped_and_graded(isolation):
@@ -326,11 +327,15 @@ def test_a_disk_fill_is_capped_and_graded(isolation):
     assert "filled its scratch space" in r["message"] and "64 MiB" in r["message"], r
 
 
-@pytest.mark.parametrize("name", ["a_kill_os", "a_kill_ctypes"])
-def test_kills_through_the_guarded_calls_are_flagged(isolation, name):
+@pytest.mark.parametrize("name, says", [("a_kill_os", "called os.kill"), ("a_kill_ctypes", "used ctypes"),
+                                        ("a_kill_subprocess", "started a process (subprocess.Popen: kill)")])
+def test_kills_through_the_guarded_calls_are_flagged(isolation, name, says):
+    """Killing through os.kill, ctypes or a program the student's code starts itself is
+    blocked by the guard; the same kill through IPython's shell (``a_kill_shell``) reaches
+    only the sandbox's own processes."""
     r = row(isolation, name)
     assert r["status"] == "flagged", r
-    assert ("os.kill" in r["message"]) if name == "a_kill_os" else ("ctypes" in r["message"]), r
+    assert says in r["message"], r
 
 
 @pytest.mark.parametrize("name", [*HONEST, "h_support"])

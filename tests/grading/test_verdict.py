@@ -82,3 +82,18 @@ def test_every_unsandboxed_row_says_so():
         r = decide(obs(messages, sandboxed=False), A, Limits())
         assert r.message.endswith("; unsandboxed")
     assert "unsandboxed" not in decide(obs([("armed", {}), final({"q1": 2, "q2": 3})]), A, Limits()).message
+
+
+def test_a_question_tainted_while_its_tests_ran_earns_nothing():
+    """The guard reports otter's score and the violations seen during the question's run;
+    the verdict zeroes that question only (the record keeps why)."""
+    msgs = [("armed", {}), ("violation", {"reason": "replaced numpy.allclose (while its tests ran)",
+                                          "question": "q2"}),
+            ("final", {"questions": [
+                {"name": "q1", "score": 2, "possible": 2.0, "cases": []},
+                {"name": "q2", "score": 3, "possible": 3.0, "cases": [],
+                 "violations": ["replaced numpy.allclose (while its tests ran)"]}], "violations": 1})]
+    r = decide(obs(msgs), A, Limits())
+    assert r.status == "flagged" and r.scores == {"q1": 2.0, "q2": 0.0} and r.total == 2
+    q2 = [q for q in r.questions if q.name == "q2"][0]
+    assert q2.score == 0 and q2.violations == ["replaced numpy.allclose (while its tests ran)"]
