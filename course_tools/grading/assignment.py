@@ -65,6 +65,7 @@ class Assignment(AutograderZip):
         """Read the zip's tests; with ``has_module`` (the grading environment's), split the
         modules they reach into those to watch and the zip's own support modules."""
         questions, max_points, candidates, bases = analyze_tests(z.tests_dir)
+        candidates = with_support_imports(candidates, z.files_dir)
         watch, support = resolve_watch(candidates, z.files_dir, has_module) if has_module else ([], [])
         return cls(**{f.name: getattr(z, f.name) for f in fields(AutograderZip)},
                    questions=questions, max_points=max_points, candidates=candidates, bases=bases,
@@ -172,20 +173,47 @@ def analyze_tests(tests_dir: Path) -> tuple[list[str], dict[str, float], list[st
         srcs = [Path(tf.path).read_text()] + [c.body for c in tf.test_cases if isinstance(c.body, str)]
         found: set[str] = set()
         for src in srcs:
-            mods, names = imports(src), attribute_bases(src)
+            mods, names = modules_reached(src)
             found |= names
-            mods += [policy.ALIASES.get(b, b) for b in names]
-            for chain in attribute_chains(src):   # np.testing.x -> numpy.testing (loaded lazily)
-                root = policy.ALIASES.get(chain[0]) or chain[0]
-                if root in mods:
-                    parts = root.split(".") + chain[1:]
-                    mods += [".".join(parts[:k]) for k in range(len(root.split(".")) + 1, len(parts))]
-            for m in mods:
-                if all(p.isidentifier() for p in m.split(".")) and m not in ("self", "test") \
-                        and m not in candidates:
-                    candidates.append(m)
+            candidates += [m for m in mods if m not in candidates]
         bases[tf.name] = sorted(found)
     return sorted(max_points, key=natural), max_points, candidates, bases
+
+
+def modules_reached(src: str) -> tuple[list[str], set[str]]:
+    """(modules, names): the modules a piece of test code imports or reaches through a
+    conventional name (``np.`` -> numpy) and their submodules named in dotted chains
+    (``np.testing.x`` -> numpy.testing, loaded lazily), and the names it uses as ``name.attr``."""
+    mods, names = imports(src), attribute_bases(src)
+    mods += [policy.ALIASES.get(b, b) for b in names]
+    for chain in attribute_chains(src):
+        root = policy.ALIASES.get(chain[0]) or chain[0]
+        if root in mods:
+            parts = root.split(".") + chain[1:]
+            mods += [".".join(parts[:k]) for k in range(len(root.split(".")) + 1, len(parts))]
+    out = []
+    for m in mods:
+        if all(p.isidentifier() for p in m.split(".")) and m not in ("self", "test") and m not in out:
+            out.append(m)
+    return out, names
+
+
+def with_support_imports(candidates: list[str], files_dir: Path) -> list[str]:
+    """``candidates`` plus what the zip's own support modules reach, transitively: a test
+    that only calls ``hw3_checks.check_x`` relies on whatever ``hw3_checks`` uses (torch's
+    ``allclose``, say), so the guard must watch those modules too."""
+    out, read = list(candidates), set()
+    i = 0
+    while i < len(out):
+        top = out[i].split(".")[0]
+        i += 1
+        path = files_dir / f"{top}.py"
+        if top in read or not path.is_file():
+            continue
+        read.add(top)
+        mods, _ = modules_reached(path.read_text())
+        out += [m for m in mods if m not in out]
+    return out
 
 
 # ------------------------------------------------------------------ test-source analysis

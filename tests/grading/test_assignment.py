@@ -55,3 +55,21 @@ def test_analysis_runs_once_in_the_first_thread_that_asks(fixhw, monkeypatch):
 def test_a_zip_for_another_assignment_is_a_tool_error(fixhw):
     with pytest.raises(ToolError, match="autograder for 'fixhw', not 'hw9'"):
         open_assignment("hw9", fixhw["zip"])
+
+
+def test_the_guard_watches_what_the_zips_helper_modules_reach(tmp_path):
+    """Tests written as one call into a helper (``from hw_checks import check``) reach torch
+    through the helper, and the helper's own helper: those modules are watched too (else a
+    patched ``torch.allclose`` would survive into a check)."""
+    from course_tools.grading.assignment import resolve_watch, with_support_imports
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "hw_oracle.py").write_text("from hw_checks import close\n\ndef check(f):\n    assert close(f(1), 1)\n")
+    (files / "hw_checks.py").write_text("import torch\nimport math as m\n\ndef close(a, b):\n"
+                                        "    return torch.allclose(torch.as_tensor(a), torch.as_tensor(b))\n")
+    reached = with_support_imports(["numpy", "hw_oracle"], files)
+    watch, support = resolve_watch(reached, files, lambda name: name in ("numpy", "torch", "math"))
+    assert support == ["hw_oracle", "hw_checks"] and {"numpy", "torch", "math"} <= set(watch), (watch, support)
+    assert "hw_checks" not in watch
+    # without the helpers' imports, torch is not reached at all: the test can fail
+    assert "torch" not in resolve_watch(["numpy", "hw_oracle"], files, lambda name: True)[0]

@@ -115,14 +115,14 @@ def test_a_sheet_whose_maximum_disagrees_with_the_master_is_refused(tmp_path):
 
 
 def test_grade_refuses_a_bad_sheet_before_grading_and_writes_no_gradebook(tmp_path, capsys):
-    from course_tools.grading import cli
+    from course_tools import cli
 
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "hw2.ipynb").write_text((REPO / "autograder" / "hw2" / "hw2.ipynb").read_text())
     bad = sheet(tmp_path, "hw2.ipynb,6,10,,,\n")
     out = tmp_path / "grades" / "gradebook.csv"
-    rc = cli.main(["hw2", str(subs), "--out", str(out), "--written", str(bad), "--no-progress",
+    rc = cli.main(["grade", "hw2", str(subs), "--out", str(out), "--written", str(bad), "--no-progress",
                    "--env-cache", str(tmp_path / "no-env-built")])
     err = capsys.readouterr().err
     assert rc == 2 and "row 2 ('hw2.ipynb'), column 'q9_interpret_depth (max 9)'" in err, err
