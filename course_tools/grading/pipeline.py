@@ -132,6 +132,7 @@ def grade_one(sub: Submission, raw: Raw, analysis: Analysis, env: GradingEnv, li
                           messages=channel.messages, channel_problems=channel.problems, run=run,
                           timed_out=sb.timed_out, log_tail=log_tail, seconds=time.monotonic() - t0,
                           kernel_pid=sb.pid, procs_capped=sb.procs_capped, procs_peak=sb.procs_peak,
+                          procs_started=sb.procs_started,
                           sandboxed=isolate)
         return decide(obs, a, limits)
     finally:

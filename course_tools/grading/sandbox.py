@@ -203,6 +203,19 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def namespace_pid(pid: int) -> int:
+    """``pid``'s number in its innermost PID namespace (the last ``NSpid`` of its status), 0
+    if it is gone. PIDs in a fresh namespace are handed out in order, processes and threads
+    alike, so the largest one seen says how many a sandbox has started."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 ACTIVE: set["Sandbox"] = set()
 _ACTIVE_LOCK = threading.Lock()
 
@@ -217,12 +230,16 @@ class Sandbox:
     killed: bool = False
     procs_capped: int = 0           # the process count when the watchdog stopped a fork bomb
     procs_peak: int = 0             # the most processes seen at once
+    procs_started: int = 0          # processes and threads started in the sandbox (its largest live PID seen)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _watch: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     POLL = 0.5          # seconds between two looks at the process count
     BOMB_POLLS = (4, 6)  # half the cap or more in 4 of the last 6 looks: a fork bomb
+    # ... or this many times the cap started in all: a bomb whose processes die as fast as
+    # it makes them (a shell bomb at the cap) never stays above the half-cap line.
+    BOMB_STARTS = 16
 
     def __enter__(self) -> "Sandbox":
         with _ACTIVE_LOCK:
@@ -269,11 +286,14 @@ class Sandbox:
             root = self.inner or self.pid
             if root is None or not self.spec.isolate:
                 continue
-            n = len(descendants(root))
+            tree = descendants(root)
+            n = len(tree)
             self.procs_peak = max(self.procs_peak, n)
+            self.procs_started = max([self.procs_started, *map(namespace_pid, tree)])
             recent = [*recent, n >= self.spec.limits.max_procs // 2][-self.BOMB_POLLS[1]:]
-            if sum(recent) >= self.BOMB_POLLS[0]:
-                self.procs_capped = n
+            if sum(recent) >= self.BOMB_POLLS[0] or \
+                    self.procs_started >= self.BOMB_STARTS * self.spec.limits.max_procs:
+                self.procs_capped = max(n, 1)
                 self.kill()
                 return
 

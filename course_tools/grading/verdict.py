@@ -28,6 +28,7 @@ class Observation:
     kernel_pid: int | None = None
     procs_capped: int = 0                 # processes alive when the watchdog stopped a fork bomb
     procs_peak: int = 0                   # the most processes seen at once
+    procs_started: int = 0                # processes and threads the sandbox started in all
     sandboxed: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -71,6 +72,8 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
         notes.append(f"hit the process cap ({limits.max_procs} processes and threads)")
     if obs.procs_peak >= limits.max_procs // 2 and not obs.procs_capped:
         notes.append(f"ran up to {obs.procs_peak} processes at once (cap {limits.max_procs})")
+    if obs.procs_started >= 4 * limits.max_procs and not obs.procs_capped:
+        notes.append(f"started {obs.procs_started} processes and threads in all")
     if run.output_truncated:
         notes.append(f"output flood: {run.output_truncated / 2**20:.0f} MiB of output dropped")
 
@@ -111,8 +114,9 @@ def decide(obs: Observation, a: Assignment, limits: Limits) -> Result:
                 if scores else "; no score")
     elif obs.procs_capped:
         status, total, scores, questions = "error", 0.0, {}, []
-        msg = (f"stopped a fork bomb: {obs.procs_capped} processes alive (cap {limits.max_procs}) "
-               "for several seconds; every process killed")
+        msg = (f"stopped a fork bomb: {obs.procs_capped} processes alive (cap {limits.max_procs})"
+               + (f", {obs.procs_started} processes and threads started in all" if obs.procs_started else "")
+               + "; every process killed")
     elif obs.timed_out:
         status, total, scores, questions = "timeout", 0.0, {}, []
         msg = f"timed out after {limits.timeout:g} s; every process killed"

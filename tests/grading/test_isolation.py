@@ -131,8 +131,12 @@ def attacks(ctx: dict) -> dict[str, str]:
                      + _leak_check("found")),
         "a_daemon": f"get_ipython().system_raw('setsid sleep {DAEMON_MARK} > /dev/null 2>&1 &')\n",
         "a_forkbomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        # A flood of shell processes that stay alive (the recursive dash bomb is no test:
+        # under the cap its shells exit at their first failed fork, so it dies out by
+        # itself within a second or so, contained, at a moment the watchdog may not see).
         "a_shellbomb": ("import time\n"
-                        "get_ipython().system_raw(\"/bin/sh -c 'b(){ b | b & }; b' &\")\ntime.sleep(30)\n"),
+                        "get_ipython().system_raw(\"/bin/sh -c 'for i in $(seq 400); do sleep 60 & done' &\")\n"
+                        "time.sleep(30)\n"),
         "a_diskfill": ("import os\nn = 0\n"
                        "for d in ['.', '/tmp', '/dev/shm']:\n"
                        "    for i in range(1000):\n"

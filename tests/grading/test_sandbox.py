@@ -113,3 +113,12 @@ def test_the_sandboxed_kernelspec_runs_bwrap_with_only_the_kernels_environment(t
     assert ["--ro-bind", str(tmp_path / "sub"), "/autograder/source"] == argv[argv.index("/autograder/source") - 2:
                                                                               argv.index("/autograder/source") + 1]
     assert s.kernel_env()["ACGRADE_LIMIT_NPROC"] == "99"
+
+
+def test_namespace_pid_reads_the_innermost_number():
+    """Outside a PID namespace a process's innermost number is its own PID; a gone one is 0."""
+    import os
+
+    from course_tools.grading.sandbox import namespace_pid
+    assert namespace_pid(os.getpid()) == os.getpid()
+    assert namespace_pid(2 ** 22 + 12345) == 0
